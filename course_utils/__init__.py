@@ -1,0 +1,18 @@
+"""Helpers shared by every chapter of the course: models, word vectors, plots, widgets, checks."""
+
+from course_utils.env import pick_device, report
+from course_utils.models import (
+    ModelUnavailableError,
+    UnknownModelError,
+    list_models,
+    load_model,
+)
+
+__all__ = [
+    "ModelUnavailableError",
+    "UnknownModelError",
+    "list_models",
+    "load_model",
+    "pick_device",
+    "report",
+]
