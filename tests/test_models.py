@@ -217,3 +217,12 @@ def test_booting_from_the_cache_is_quick():
     boot = last_json(run_python(BOOT))
     print(f"boot from cache: {boot['seconds']:.2f} s")
     assert boot["seconds"] <= 3 * 2  # budget 3 s on a quiet machine; the suite runs 2 workers
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not models.is_available(MODELS["gemma-3-270m"]), reason="gemma is not installed")
+def test_optional_gemma_loads_offline_and_knows_basketball():
+    gemma = load_model("gemma-3-270m")
+    assert gemma.to_str_tokens("Hi")[0] == "<bos>"
+    top = next_token_logits(gemma, "Michael Jordan plays the sport of").argmax().item()
+    assert gemma.tokenizer.decode(top) == " basketball"
