@@ -160,13 +160,17 @@ def test_compatibility_mode_keeps_the_predictions(model):
 
 # --- the converted cache -------------------------------------------------------------------
 
+# Peak memory is read from VmHWM, the high-water mark of this process's own address space.
+# getrusage's ru_maxrss would not do: Linux carries the parent's peak across fork and exec, so a
+# child of a pytest worker that has loaded a model would report the worker's memory, not its own.
 CONVERT = """
-    import json, resource, time
+    import json, re, time
     from course_utils.models import MODELS, _local_folder
     started = time.perf_counter()
     folder = _local_folder(MODELS["smollm2-135m"])
-    print(json.dumps({"seconds": time.perf_counter() - started, "folder": str(folder),
-                      "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    status = open("/proc/self/status").read()
+    peak_kb = int(re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1))
+    print(json.dumps({"seconds": time.perf_counter() - started, "folder": str(folder), "peak_mb": peak_kb / 1024}))
 """
 
 BOOT = """
