@@ -1,0 +1,134 @@
+"""Chapter 00 (start here): a demonstration of checks, a numeric answer, a conceptual question, a function."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from jaxtyping import Float
+
+from course_utils.checks import Mistake, exercise, exercise_choice, expect, expect_close
+
+CHAPTER = "00"
+
+
+# ---------------------------------------------------------------------------------------------
+# Demonstration (not graded): what a passing and a failing check look like
+
+
+@exercise("demo_softmax", chapter=CHAPTER, number="demo", title="Softmax (demonstration)", graded=False)
+def demo_softmax(scores: Float[torch.Tensor, "batch d_vocab"]) -> Float[torch.Tensor, "batch d_vocab"]:
+    """Turn each row of scores into probabilities: exp, then divide by the row's sum."""
+    return torch.softmax(scores, dim=-1)
+
+
+@demo_softmax.check("rows of random scores, shape (3, 5)")
+def _(submission: Any) -> None:
+    scores = torch.randn(3, 5, generator=torch.Generator().manual_seed(0))
+    expect_close(submission(scores), demo_softmax.reference(scores), name="softmax(scores)", mistakes=[
+        Mistake("you divided the raw scores by their sum: exponentiate them first",
+                lambda: scores / scores.sum(-1, keepdim=True)),
+        Mistake("you normalised over the wrong dimension: each row (dim=-1) should sum to 1",
+                lambda: torch.softmax(scores, dim=0)),
+    ])
+
+
+@demo_softmax.check("very large scores do not overflow")
+def _(submission: Any) -> None:
+    scores = torch.tensor([[1000.0, 999.0, 0.0]])
+    expect_close(submission(scores), demo_softmax.reference(scores), name="softmax([[1000, 999, 0]])")
+
+
+# ---------------------------------------------------------------------------------------------
+# Exercise 0.1: count the parameters (a numeric answer)
+
+
+def _default_model() -> Any:
+    from course_utils.models import load_model
+
+    return load_model()
+
+
+@exercise("n_params_answer", chapter=CHAPTER, number="0.1", title="Count the parameters", kind="value")
+def n_params_answer() -> int:
+    """Every trainable number in the default model, each shared (tied) weight counted once."""
+    return sum(p.numel() for p in _default_model().parameters())
+
+
+@n_params_answer.check("is a whole number")
+def _(answer: Any) -> None:
+    whole = isinstance(answer, int) and not isinstance(answer, bool)
+    whole |= isinstance(answer, torch.Tensor) and answer.ndim == 0 and not answer.dtype.is_floating_point
+    expect(whole, f"expected a whole number such as 1234, got {type(answer).__name__} {answer!r}\n"
+                  "hint: a parameter count is an int; int(x) converts a float or a one-element tensor")
+
+
+@n_params_answer.check("matches the parameter count of the loaded model")
+def _(answer: Any) -> None:
+    reference = n_params_answer.reference()
+    model = _default_model()
+    number = int(answer)
+    expect(not (0 < number < 1e6 and abs(number * 1e6 - reference) < 0.01 * reference),
+           f"n_params_answer: {number} looks like a count in millions\nhint: give the exact count, every digit")
+    expect_close(number, reference, name="n_params_answer", atol=0, rtol=0, mistakes=[
+        Mistake("the unembedding W_U shares its numbers with the embedding W_E (tied weights): "
+                "count them once, as model.parameters() does", lambda: reference + model.W_E.numel()),
+        Mistake("that is the number of weight tensors; add up their sizes with p.numel()",
+                lambda: len(list(model.parameters()))),
+    ])
+
+
+# ---------------------------------------------------------------------------------------------
+# Exercise 0.2: what the model outputs (a multiple-choice question)
+
+exercise_choice(
+    "q_model_output", chapter=CHAPTER, number="0.2", title="What comes out of the model",
+    options={
+        "a": "one token: the word the model has chosen to come next",
+        "b": "at every position, one score per vocabulary token; softmax turns them into a probability "
+             "distribution over the next token",
+        "c": "a probability distribution over the next token, but only at the last position",
+        "d": "one vector of d_model numbers that stands for the meaning of the whole sentence",
+    },
+    answer_hash="34f35bd6d75cc887b345eff01e29832878e4dcb943319d858f078376386c29f1",
+    explanation="the logits have shape [batch, pos, d_vocab]: a guess for the next token at every position.",
+    feedback={
+        "a": "choosing one token is a separate step (sampling or taking the top one); look at the shape of the logits",
+        "c": "we only looked at the last position, but look at the shape of the logits: is there a row per position?",
+        "d": "d_model is the width of the vectors inside the model; the output is as wide as the vocabulary",
+    },
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Exercise 0.3: the distribution over the next token (a function)
+
+
+@exercise("next_token_probs", chapter=CHAPTER, number="0.3", title="Next-token probabilities")
+def next_token_probs(logits: Float[torch.Tensor, "batch pos d_vocab"]) -> Float[torch.Tensor, "batch d_vocab"]:
+    """The probability distribution over the token that follows the last position."""
+    return logits[:, -1, :].softmax(dim=-1)
+
+
+@next_token_probs.check("random logits, batch 2, pos 4, d_vocab 10")
+def _(submission: Any) -> None:
+    logits = torch.randn(2, 4, 10, generator=torch.Generator().manual_seed(0))
+    expect_close(submission(logits.clone()), next_token_probs.reference(logits), name="next_token_probs(logits)",
+                 mistakes=[
+        Mistake("you returned a distribution for every position; keep only the last one, logits[:, -1]",
+                lambda: logits.softmax(dim=-1)),
+        Mistake("that is the first position; the next token comes after the last one, index -1",
+                lambda: logits[:, 0].softmax(dim=-1)),
+        Mistake("softmax went over the wrong dimension: each row (dim=-1, the vocabulary) should sum to 1",
+                lambda: logits[:, -1].softmax(dim=0)),
+        Mistake("these are the raw scores (logits); apply softmax to turn them into probabilities",
+                lambda: logits[:, -1]),
+    ])
+
+
+@next_token_probs.check("probabilities are non-negative and sum to 1 (batch 3, pos 1, d_vocab 49152)")
+def _(submission: Any) -> None:
+    logits = 3 * torch.randn(3, 1, 49152, generator=torch.Generator().manual_seed(1))
+    probs = submission(logits)
+    expect_close(probs, next_token_probs.reference(logits), name="next_token_probs(logits)")
+    expect(bool((probs >= 0).all()), "next_token_probs(logits): some probabilities are negative")
