@@ -1,0 +1,172 @@
+"""Chapter 01 exercises: every reference passes its own checks; every known mistake gets its hint."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from course_utils.checks import exercises_for_chapter, get_exercise, run_checks
+from course_utils.vectors import load_glove
+
+CHOICE_ANSWERS = {"q_leading_space": "b", "q_debias": "c", "q_superposition": "b"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def loaded(model):
+    """Load the model and GloVe before the checks run, so no check spends its time limit loading."""
+    load_glove()
+    return model
+
+
+def outcome(exercise_id: str, submission):
+    """(statuses, first failure message) of the visible checks on ``submission``."""
+    ex = get_exercise(exercise_id)
+    results = run_checks(ex, submission, ex.visible_checks, default_limit=None)
+    failed = [r for r in results if not r.passed]
+    return [r.status for r in results], (failed[0].message if failed else "")
+
+
+def test_chapter_has_eight_functions_and_three_questions():
+    exercises = exercises_for_chapter("01")
+    kinds = [ex.kind for ex in exercises]
+    assert kinds.count("function") == 8 and kinds.count("choice") == 3
+    assert [ex.number for ex in exercises] == [f"1.{i}" for i in range(1, 12)]
+    assert all(len(ex.visible_checks) >= 1 for ex in exercises)
+
+
+@pytest.mark.parametrize("exercise_id", [ex.id for ex in exercises_for_chapter("01")])
+def test_reference_passes_its_own_checks(exercise_id):
+    ex = get_exercise(exercise_id)
+    submission = ex.reference if ex.kind == "function" else CHOICE_ANSWERS[exercise_id]
+    statuses, message = outcome(exercise_id, submission)
+    assert set(statuses) == {"pass"}, message
+
+
+@pytest.mark.parametrize("exercise_id", [ex.id for ex in exercises_for_chapter("01") if ex.kind == "function"])
+def test_unattempted_stub_is_reported_as_not_attempted(exercise_id):
+    def stub(*args):
+        raise NotImplementedError()
+
+    statuses, message = outcome(exercise_id, stub)
+    assert set(statuses) == {"unanswered"} and "not attempted" in message
+
+
+def _tok(tokenizer, text, **kwargs):
+    return tokenizer(text, **kwargs)["input_ids"]
+
+
+WRONG = {
+    "count_tokens": [
+        (lambda tok, text: len(_tok(tok, text)), "<|endoftext|> marker"),
+        (lambda tok, text: len(text.split()), "you counted words"),
+        (lambda tok, text: len(text), "you counted characters"),
+        (lambda tok, text: len(set(_tok(tok, text, add_special_tokens=False))), "distinct tokens"),
+        (lambda tok, text: float(len(_tok(tok, text, add_special_tokens=False))), "whole number"),
+    ],
+    "cosine_similarity": [
+        (lambda a, b: (a * b).sum(-1), "plain dot product"),
+        (lambda a, b: (a * b).sum(-1) / a.norm(dim=-1), "length of a only"),
+        (lambda a, b: 1 - (a * b).sum(-1) / (a.norm(dim=-1) * b.norm(dim=-1)), "1 - cosine"),
+        (lambda a, b: (a * b).sum(-1) / ((a * a).sum(-1) * (b * b).sum(-1)), "squared lengths"),
+    ],
+    "nearest_neighbours": [
+        (lambda m, q, k: (m @ q).topk(k).indices, "ranked by the dot product"),
+        (lambda m, q, k: (m - q).norm(dim=-1).topk(k, largest=False).indices, "Euclidean distance"),
+        (lambda m, q, k: ((m @ q) / (m.norm(dim=-1) * q.norm())).topk(k, largest=False).indices, "least similar"),
+        (lambda m, q, k: ((m @ q) / (m.norm(dim=-1) * q.norm())).topk(k).values, "not the similarities"),
+    ],
+    "project_out": [
+        (lambda v, d: v - (v @ d)[..., None] * d, "not scaled to length 1"),
+        (lambda v, d: v - (v @ d)[..., None] * d / d.norm(), "divided by the direction's length once"),
+        (lambda v, d: v - d, "subtracted the direction itself"),
+        (lambda v, d: (v @ (d / d.norm()))[..., None] * (d / d.norm()), "the projection"),
+    ],
+    "vectors_at_positions": [
+        (lambda r, p: r[:, :, -1], "last position"),
+        (lambda r, p: r[:, :, p], "every position in `positions`"),
+        (lambda r, p: r[:, torch.arange(r.shape[1]), p + 1], "the token after the word"),
+        (lambda r, p: r[:, torch.arange(r.shape[1]), p - 1], "the token before the word"),
+    ],
+    "pairwise_angles": [
+        (lambda v: torch.acos(((v / v.norm(dim=-1, keepdim=True)) @ (v / v.norm(dim=-1, keepdim=True)).T)
+                              .clamp(-1, 1)), "radians"),
+        (lambda v: ((v / v.norm(dim=-1, keepdim=True)) @ (v / v.norm(dim=-1, keepdim=True)).T), "cosines, not angles"),
+        (lambda v: torch.rad2deg(torch.acos((v @ v.T).clamp(-1, 1))), "not scaled to length 1"),
+    ],
+}
+
+
+def _sense_wrong(include_diagonal=False, swap=False, dot=False):
+    def wrong(vecs, senses):
+        unit = vecs if dot else vecs / vecs.norm(dim=-1, keepdim=True)
+        cos = unit @ unit.transpose(-1, -2)
+        same = senses[:, None] == senses[None, :]
+        mask = same if include_diagonal else same & ~torch.eye(len(senses), dtype=torch.bool)
+        rows = [cos[:, mask].mean(-1), cos[:, ~same].mean(-1)]
+        return torch.stack(rows[::-1] if swap else rows)
+
+    return wrong
+
+
+WRONG["sense_similarity"] = [
+    (_sense_wrong(include_diagonal=True), "leave out the diagonal"),
+    (_sense_wrong(swap=True), "rows are swapped"),
+    (_sense_wrong(dot=True), "dot products"),
+]
+
+
+def _analogy_wrong(exclude=True, sign=(1, -1, 1)):
+    def wrong(vectors, a, b, c):
+        query = sign[0] * vectors.unit(b) + sign[1] * vectors.unit(a) + sign[2] * vectors.unit(c)
+        sims = vectors.similarities(query)
+        if exclude:
+            for word in (a, b, c):
+                sims[vectors.index[word]] = -torch.inf
+        return vectors.words[int(sims.argmax())]
+
+    return wrong
+
+
+WRONG["solve_analogy"] = [
+    (_analogy_wrong(exclude=False), "one of the three query words"),
+    (_analogy_wrong(sign=(-1, 1, 1)), "a - b + c"),
+    (lambda vectors, a, b, c: int(vectors.similarities(vectors["king"]).argmax()), "vectors.words[index]"),
+]
+
+
+@pytest.mark.parametrize("exercise_id, wrong, hint",
+                         [(eid, fn, hint) for eid, cases in WRONG.items() for fn, hint in cases],
+                         ids=[f"{eid}-{hint[:24]}" for eid, cases in WRONG.items() for _, hint in cases])
+def test_known_mistake_fails_with_its_hint(exercise_id, wrong, hint):
+    statuses, message = outcome(exercise_id, wrong)
+    assert "fail" in statuses, f"{exercise_id}: the wrong version passed"
+    assert hint in message, f"{exercise_id}: expected the hint {hint!r}, got:\n{message}"
+
+
+def test_acos_without_clamp_is_told_to_clamp():
+    def no_clamp(v):
+        unit = v / v.norm(dim=-1, keepdim=True)
+        return torch.rad2deg(torch.acos(unit @ unit.T))
+
+    statuses, message = outcome("pairwise_angles", no_clamp)
+    if "fail" in statuses:  # rounding may or may not push a cosine above 1 on this machine
+        assert "clamp" in message or "wrong" in message
+
+
+def test_learner_exception_is_reported_not_raised():
+    def crashes(a, b):
+        return a @ torch.zeros(3)
+
+    statuses, message = outcome("cosine_similarity", crashes)
+    assert statuses[0] == "error" and "your function raised" in message
+
+
+@pytest.mark.parametrize("exercise_id, wrong", [("q_leading_space", "a"), ("q_debias", "a"), ("q_debias", "d"),
+                                                ("q_superposition", "c")])
+def test_wrong_choice_gets_feedback(exercise_id, wrong):
+    statuses, message = outcome(exercise_id, wrong)
+    assert statuses == ["fail"] and "hint:" in message
+
+
+def test_choice_accepts_case_and_brackets():
+    assert outcome("q_debias", " (C) ")[0] == ["pass"]
