@@ -9,6 +9,8 @@ STAMP := $(VENV)/.installed
 LOCK := binder/requirements.txt
 PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
 LAB_ARGS ?=
+# JupyterLab refuses to start as root (common in containers and on fresh servers) unless told to.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
 
 .PHONY: setup lab test build bench clean
@@ -27,7 +29,7 @@ setup: $(STAMP)
 	$(BIN)/course-prepare
 
 lab: setup
-	$(BIN)/jupyter lab --notebook-dir=chapters $(LAB_ARGS)
+	$(BIN)/jupyter lab --notebook-dir=chapters $(ALLOW_ROOT) $(LAB_ARGS)
 
 test: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax $(PYTEST_ARGS)
