@@ -31,6 +31,7 @@ import importlib
 import importlib.util
 import json
 import math
+import operator
 import os
 import re
 import signal
@@ -526,6 +527,23 @@ def expect(condition: bool, message: str) -> None:
         raise AssertionError(message)
 
 
+def expect_whole_number(value: Any, name: str, *, hint: str = "") -> int:
+    """``int(value)`` when ``value`` is a whole number (int, numpy integer, one-element integer tensor).
+
+    Anything else (a float, a bool, a list, a float tensor) raises AssertionError naming what came
+    back; ``hint`` is added to that message.
+    """
+    if isinstance(value, bool):
+        raise AssertionError(f"{name}: expected a whole number, got the boolean {value!r}")
+    if _kind_of(value) == "tensor" and value.numel() == 1 and not value.dtype.is_floating_point:
+        return int(value.item())
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise AssertionError(f"{name}: expected a whole number such as 7, got {type(value).__name__} "
+                             f"{_short_repr(value, 60)}" + (f"\nhint: {hint}" if hint else "")) from None
+
+
 def _is_number(x: Any) -> bool:
     return isinstance(x, (int, float)) or type(x).__module__ == "numpy" and getattr(x, "ndim", 1) == 0
 
@@ -814,6 +832,7 @@ def emit_grade(result: Mapping[str, Any], nonce: str) -> None:
 
 __all__ = [
     "DEFAULT_TIME_LIMIT_S", "Check", "CheckResult", "CheckTimeout", "Exercise", "Mistake", "check",
-    "exercise", "exercise_choice", "exercises_for_chapter", "expect", "expect_close", "get_exercise",
+    "exercise", "exercise_choice", "exercises_for_chapter", "expect", "expect_close", "expect_whole_number",
+    "get_exercise",
     "grade_namespace", "hash_answer", "hidden_check", "normalise_answer", "time_limit",
 ]

@@ -17,6 +17,7 @@ from course_utils.checks import (
     exercise_choice,
     expect,
     expect_close,
+    expect_whole_number,
     get_exercise,
     grade_namespace,
     hash_answer,
@@ -146,6 +147,23 @@ def test_kind_mismatch_tensor_vs_numpy():
 def test_int_expected_float_given():
     msg = _message(41.9, 42)
     assert "expected whole-number (integer) values, got float 41.9" in msg
+
+
+@pytest.mark.parametrize("value", [7, np.int64(7), torch.tensor(7), torch.tensor([7])])
+def test_whole_numbers_of_every_kind_are_accepted(value):
+    assert expect_whole_number(value, "n") == 7
+
+
+@pytest.mark.parametrize("value, words", [
+    (7.0, "got float 7.0"), (True, "got the boolean True"), ([1, 2], "got list [1, 2]"),
+    (torch.tensor(7.0), "got Tensor tensor(7.)"), ("7", "got str '7'"),
+])
+def test_anything_else_is_named_with_the_hint(value, words):
+    with pytest.raises(AssertionError) as caught:
+        expect_whole_number(value, "count", hint="use len(...)")
+    message = str(caught.value)
+    assert message.startswith("count: expected a whole number") and words in message
+    assert "hint: use len(...)" in message or isinstance(value, bool)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from jaxtyping import Float
 
-from course_utils.checks import Mistake, exercise, exercise_choice, expect, expect_close
+from course_utils.checks import Mistake, exercise, exercise_choice, expect, expect_close, expect_whole_number
 
 CHAPTER = "00"
 
@@ -57,10 +57,8 @@ def n_params_answer() -> int:
 
 @n_params_answer.check("is a whole number")
 def _(answer: Any) -> None:
-    whole = isinstance(answer, int) and not isinstance(answer, bool)
-    whole |= isinstance(answer, torch.Tensor) and answer.ndim == 0 and not answer.dtype.is_floating_point
-    expect(whole, f"expected a whole number such as 1234, got {type(answer).__name__} {answer!r}\n"
-                  "hint: a parameter count is an int; int(x) converts a float or a one-element tensor")
+    expect_whole_number(answer, "n_params_answer",
+                        hint="a parameter count is an int; int(x) converts a float or a one-element tensor")
 
 
 @n_params_answer.check("matches the parameter count of the loaded model")

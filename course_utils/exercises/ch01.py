@@ -12,13 +12,12 @@ Each check names the case it tests; known mistakes are recognised and explained.
 
 from __future__ import annotations
 
-import operator
 from typing import Any
 
 import torch
 from jaxtyping import Float, Int
 
-from course_utils.checks import Mistake, exercise, exercise_choice, expect, expect_close
+from course_utils.checks import Mistake, exercise, exercise_choice, expect, expect_close, expect_whole_number
 
 CHAPTER = "01"
 
@@ -39,24 +38,10 @@ def _gen(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def _expect_whole_number(value: Any, name: str) -> int:
-    """``int(value)`` if ``value`` is a whole number (int, numpy int, 0-d integer tensor)."""
-    if isinstance(value, bool):
-        raise AssertionError(f"{name}: expected a whole number, got the boolean {value!r}")
-    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.dtype.is_floating_point:
-        return int(value.item())
-    try:
-        return operator.index(value)
-    except TypeError:
-        hint = ("\nhint: len(...) of the list of token ids is a whole number"
-                if isinstance(value, (list, tuple, dict, torch.Tensor)) else "")
-        raise AssertionError(f"{name}: expected a whole number such as 7, got {type(value).__name__} "
-                             f"{value!r:.60}{hint}") from None
-
-
 # ---------------------------------------------------------------------------------------------
 # 1.1 Counting tokens
 
+COUNT_HINT = "count the token ids: len(...) of the list is a whole number"
 TOKEN_TEXTS = [
     "The cat sat on the mat.",
     "The bank of the river Vistula flows through Warsaw.",
@@ -94,7 +79,7 @@ def _count_mistakes(tokenizer: Any, texts: list[str]) -> list[Mistake]:
 def _(submission: Any) -> None:
     tokenizer = _tokenizer()
     text = TOKEN_TEXTS[0]
-    got = _expect_whole_number(submission(tokenizer, text), f"count_tokens(tokenizer, {text!r})")
+    got = expect_whole_number(submission(tokenizer, text), f"count_tokens(tokenizer, {text!r})", hint=COUNT_HINT)
     expect_close(got, count_tokens.reference(tokenizer, text), name=f"count_tokens(tokenizer, {text!r})",
                  atol=0, rtol=0, mistakes=[Mistake(m.hint, lambda m=m: m.compute()[0])
                                            for m in _count_mistakes(tokenizer, [text])])
@@ -103,7 +88,8 @@ def _(submission: Any) -> None:
 @count_tokens.check("names, numbers, code, Spanish and Chinese")
 def _(submission: Any) -> None:
     tokenizer = _tokenizer()
-    got = [_expect_whole_number(submission(tokenizer, t), f"count_tokens(tokenizer, {t!r})") for t in TOKEN_TEXTS]
+    got = [expect_whole_number(submission(tokenizer, t), f"count_tokens(tokenizer, {t!r})", hint=COUNT_HINT)
+           for t in TOKEN_TEXTS]
     want = [count_tokens.reference(tokenizer, t) for t in TOKEN_TEXTS]
     expect_close(got, want, name="[count_tokens(tokenizer, text) for text in texts]", atol=0, rtol=0,
                  mistakes=_count_mistakes(tokenizer, TOKEN_TEXTS))
