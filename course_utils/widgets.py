@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import html
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -90,9 +91,14 @@ def token_pieces(tokenizer: Any, text: str) -> list[tuple[int, str]]:
     return [(int(i), token_label(tokenizer, i)) for i in ids]
 
 
+_BYTES_LABEL = re.compile(r"<[0-9A-F]{2}(?: [0-9A-F]{2})*>")  # what token_label gives for part of a character
+
+
 def _visible(label: str) -> str:
-    """HTML for a label with its spaces, tabs and newlines made visible."""
+    """HTML for a label with its spaces, tabs and newlines made visible (a byte label is kept as it is)."""
     text = html.escape(label)
+    if _BYTES_LABEL.fullmatch(label):
+        return text
     return text.replace(" ", "&middot;").replace("\t", "&rarr;").replace("\n", "&crarr;")
 
 

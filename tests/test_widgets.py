@@ -50,6 +50,14 @@ def test_render_tokens_html(tokenizer):
     assert str(tokenizer(" bank", add_special_tokens=False)["input_ids"][0]) in page
 
 
+def test_byte_labels_keep_their_spaces_while_text_spaces_are_dotted(tokenizer):
+    page = render_tokens_html(tokenizer, "我 cat")
+    byte_labels = [label for _, label in token_pieces(tokenizer, "我") if " " in label]
+    assert byte_labels, "expected at least one token holding two bytes of 我"
+    assert all(f">{label.replace('<', '&lt;').replace('>', '&gt;')}<" in page for label in byte_labels)
+    assert "&middot;cat" in page
+
+
 def test_render_escapes_html(tokenizer):
     page = render_tokens_html(tokenizer, "<script>alert(1)</script>")
     assert "<script>" not in page and "&lt;" in page
