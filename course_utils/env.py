@@ -14,8 +14,14 @@ import socket
 import sys
 from urllib.parse import urlparse
 
+from course_utils.errors import OneLineError
+
 DEVICE_ENV_VAR = "COURSE_DEVICE"
 HUB_PROBE_TIMEOUT_S = 3.0
+
+
+class DeviceUnavailableError(OneLineError, ValueError):
+    """A device was asked for (argument or ``$COURSE_DEVICE``) that PyTorch cannot use here."""
 
 
 def pick_device(requested: str | None = None) -> str:
@@ -23,10 +29,13 @@ def pick_device(requested: str | None = None) -> str:
 
     >>> pick_device("cpu")
     'cpu'
+
+    Raises:
+        DeviceUnavailableError: the requested device is not a device name, or is not present here.
     """
     choice = requested or os.environ.get(DEVICE_ENV_VAR) or None
     if choice:
-        return choice
+        return checked_device(choice, "asked for" if requested else f"set in {DEVICE_ENV_VAR}")
     import torch
 
     if torch.cuda.is_available():
@@ -34,6 +43,30 @@ def pick_device(requested: str | None = None) -> str:
     if _mps_works():
         return "mps"
     return "cpu"
+
+
+def checked_device(name: str, how: str = "asked for") -> str:
+    """``name`` when PyTorch can put tensors there now; otherwise a one-line error saying what to use."""
+    import torch
+
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise DeviceUnavailableError(
+            f"device {name!r} was {how}, but that is not a device name; use 'cpu', 'cuda', 'cuda:1' or 'mps'") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
+            raise DeviceUnavailableError(
+                f"device {name!r} was {how}, but PyTorch sees no CUDA GPU here (torch {torch.__version__}, {build}); "
+                "use 'cpu', or install the torch build that matches your GPU driver")
+        if device.index is not None and device.index >= count:
+            raise DeviceUnavailableError(f"device {name!r} was {how}, but this machine has {count} CUDA GPU(s), "
+                                         f"numbered 0 to {count - 1}")
+    if device.type == "mps" and not _mps_works():
+        raise DeviceUnavailableError(f"device {name!r} was {how}, but Apple's MPS backend does not work here; use 'cpu'")
+    return name
 
 
 def _mps_works() -> bool:
@@ -95,7 +128,10 @@ def environment_facts() -> dict[str, str]:
     }
     for dist in ("torch", "transformer-lens", "transformers", "circuitsvis", "ipywidgets", "jupyterlab"):
         facts[dist] = package_version(dist) or "not installed"
-    facts["device"] = pick_device()
+    try:
+        facts["device"] = pick_device()
+    except DeviceUnavailableError as err:
+        facts["device"] = f"problem: {err}"
     facts["hub"] = "offline" if not hub_reachable() else "reachable"
     available = [m.name for m in list_models(probe_hub=False) if m.available]
     facts["models available now"] = ", ".join(available) or "none"

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from course_utils import env, gguf_cache
+from course_utils.errors import OneLineError
 
 if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge
@@ -69,12 +70,8 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 
-class ModelUnavailableError(RuntimeError):
+class ModelUnavailableError(OneLineError, RuntimeError):
     """A model that cannot be loaded here; the message says why and what to do, in one sentence."""
-
-    def _render_traceback_(self) -> list[str]:
-        # IPython calls this instead of printing the traceback: the sentence is the whole story.
-        return [f"{type(self).__name__}: {self}"]
 
 
 class UnknownModelError(ModelUnavailableError, KeyError):

@@ -28,6 +28,8 @@ from typing import Any
 import torch
 from jaxtyping import Float
 
+from course_utils.errors import OneLineError
+
 __all__ = ["UnknownWordError", "WordVectors", "embedding_vectors", "load_glove"]
 
 WordOrVector = str | Float[torch.Tensor, "d"]
@@ -37,7 +39,7 @@ WordOrVector = str | Float[torch.Tensor, "d"]
 _SUGGESTION_POOL = 60_000
 
 
-class UnknownWordError(KeyError):
+class UnknownWordError(OneLineError, KeyError):
     """A word that is not in the vocabulary; the message suggests close words."""
 
     def __init__(self, word: str, suggestions: Sequence[str] = ()) -> None:
@@ -50,9 +52,6 @@ class UnknownWordError(KeyError):
         if self.suggestions:
             msg += f"; close words that are: {', '.join(self.suggestions)}"
         return msg
-
-    def _render_traceback_(self) -> list[str]:  # IPython: one clear line instead of a traceback
-        return [f"{type(self).__name__}: {self}"]
 
 
 class WordVectors:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from course_utils import env
+import pytest
+import torch
+
+from course_utils import env, load_model
 
 
 def test_report_names_versions_device_and_models(capsys):
@@ -28,3 +31,23 @@ def test_offline_flag_wins_without_probing(monkeypatch):
 def test_missing_package_has_no_version():
     assert env.package_version("no-such-distribution-xyz") is None
     assert env.package_version("torch").startswith("2.13.0")
+
+
+def test_a_device_that_is_not_there_gets_one_line(monkeypatch):
+    monkeypatch.delenv(env.DEVICE_ENV_VAR, raising=False)
+    with pytest.raises(env.DeviceUnavailableError, match=r"'gpu' was asked for, but that is not a device name; use 'cpu'"):
+        env.pick_device("gpu")
+    monkeypatch.setenv(env.DEVICE_ENV_VAR, "gpu")
+    with pytest.raises(env.DeviceUnavailableError, match="was set in COURSE_DEVICE"):
+        env.pick_device()
+    error = env.DeviceUnavailableError("x")
+    assert error._render_traceback_() == ["DeviceUnavailableError: x"]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
+def test_cuda_without_a_gpu_is_refused_before_loading(monkeypatch):
+    monkeypatch.delenv(env.DEVICE_ENV_VAR, raising=False)
+    with pytest.raises(env.DeviceUnavailableError, match="PyTorch sees no CUDA GPU here"):
+        load_model(device="cuda")
+    monkeypatch.setenv(env.DEVICE_ENV_VAR, "cuda")
+    assert env.environment_facts()["device"].startswith("problem: device 'cuda' was set in COURSE_DEVICE")
