@@ -25,7 +25,8 @@ def pair_angles(vectors: Float[torch.Tensor, "n d"], *, block: int = 512) -> Flo
     """
     if vectors.ndim != 2:
         raise ValueError(f"expected vectors of shape [n, d], got {tuple(vectors.shape)}")
-    unit = vectors.detach() / vectors.detach().norm(dim=-1, keepdim=True)
+    vectors = vectors.detach()
+    unit = vectors / vectors.norm(dim=-1, keepdim=True)
     n = len(unit)
     angles = unit.new_empty(n * (n - 1) // 2)  # filled block by block: no list of parts to join
     filled = 0

@@ -15,7 +15,6 @@ Three kinds of source:
 from __future__ import annotations
 
 import importlib.util
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path

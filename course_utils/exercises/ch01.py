@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from jaxtyping import Float, Int
 
-from course_utils.checks import Mistake, exercise, exercise_choice, expect, expect_close, expect_whole_number
+from course_utils.checks import Mistake, exercise, exercise_choice, expect_close, expect_whole_number
 
 CHAPTER = "01"
 
