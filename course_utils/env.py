@@ -1,17 +1,13 @@
 """The machine the course runs on: which device to use, whether the Hub is reachable, what is installed.
 
-Every chapter starts by calling :func:`report`, so a learner sees at once which versions, which
-device and which offline models they have.
+This module knows nothing about models; :mod:`course_utils.env_report` combines both for a learner.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import os
-import platform
 import socket
-import sys
 from urllib.parse import urlparse
 
 from course_utils.errors import OneLineError
@@ -109,39 +105,3 @@ def hub_reachable() -> bool:
     return not hub_offline_flag() and hub_answers()
 
 
-def package_version(name: str) -> str | None:
-    """Installed version of a distribution, or None when it is not installed."""
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def environment_facts() -> dict[str, str]:
-    """Versions, device and model availability, as plain strings (one dict, easy to print or test)."""
-    from course_utils.models import list_models
-
-    facts = {
-        "python": sys.version.split()[0],
-        "platform": f"{platform.system()} {platform.machine()}",
-        "cpu cores": str(os.cpu_count()),
-    }
-    for dist in ("torch", "transformer-lens", "transformers", "circuitsvis", "ipywidgets", "jupyterlab"):
-        facts[dist] = package_version(dist) or "not installed"
-    try:
-        facts["device"] = pick_device()
-    except DeviceUnavailableError as err:
-        facts["device"] = f"problem: {err}"
-    facts["hub"] = "offline" if not hub_reachable() else "reachable"
-    available = [m.name for m in list_models(probe_hub=False) if m.available]
-    facts["models available now"] = ", ".join(available) or "none"
-    return facts
-
-
-def report() -> dict[str, str]:
-    """Print the environment facts as an aligned table and return them."""
-    facts = environment_facts()
-    width = max(map(len, facts))
-    for key, value in facts.items():
-        print(f"{key:<{width}}  {value}")
-    return facts

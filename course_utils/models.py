@@ -192,6 +192,11 @@ def list_models(*, probe_hub: bool = True) -> ModelTable:
 _LOADED: dict[tuple[str, str, bool], TransformerBridge] = {}
 
 
+def loaded_models() -> list[TransformerBridge]:
+    """Every model :func:`load_model` has loaded in this process."""
+    return list(_LOADED.values())
+
+
 def _offline_names() -> str:
     return ", ".join(name for name, spec in MODELS.items() if spec.offline)
 

@@ -6,10 +6,11 @@ import pytest
 import torch
 
 from course_utils import env, load_model
+from course_utils import env_report as report_module
 
 
 def test_report_names_versions_device_and_models(capsys):
-    facts = env.report()
+    facts = report_module.report()
     printed = capsys.readouterr().out
     assert facts["python"].startswith("3.11")
     assert facts["transformer-lens"] == "4.3.0"
@@ -29,8 +30,8 @@ def test_offline_flag_wins_without_probing(monkeypatch):
 
 
 def test_missing_package_has_no_version():
-    assert env.package_version("no-such-distribution-xyz") is None
-    assert env.package_version("torch").startswith("2.13.0")
+    assert report_module.package_version("no-such-distribution-xyz") is None
+    assert report_module.package_version("torch").startswith("2.13.0")
 
 
 def test_a_device_that_is_not_there_gets_one_line(monkeypatch):
@@ -50,4 +51,4 @@ def test_cuda_without_a_gpu_is_refused_before_loading(monkeypatch):
     with pytest.raises(env.DeviceUnavailableError, match="PyTorch sees no CUDA GPU here"):
         load_model(device="cuda")
     monkeypatch.setenv(env.DEVICE_ENV_VAR, "cuda")
-    assert env.environment_facts()["device"].startswith("problem: device 'cuda' was set in COURSE_DEVICE")
+    assert report_module.environment_facts()["device"].startswith("problem: device 'cuda' was set in COURSE_DEVICE")

@@ -1,31 +1,42 @@
-"""Reference solutions and visible checks, one module per chapter (``chNN.py``).
+"""Exercises: the format chapters use to declare them, and one module per chapter (``chNN.py``).
 
-Importing this package imports every chapter module, so the exercise registry in
-:mod:`course_utils.checks` is complete. A chapter module that fails to import is recorded (and named
-when an exercise id cannot be found) instead of breaking the other chapters.
+What a chapter module imports::
+
+    from course_utils.exercises import Case, Mistake, Resource, choice, exercise, expect, expect_close
+
+* :mod:`~course_utils.exercises.spec`: :class:`Exercise`, :class:`Case`, :class:`Resource`, the registry.
+* :mod:`~course_utils.exercises.run`: running a learner's answer on a case (the only step that runs
+  learner code).
+* :mod:`~course_utils.exercises.judge`: comparing what came back with the reference.
+* :mod:`~course_utils.exercises.resources`: the model, tokenizer and GloVe as case inputs.
+
+Chapter modules are imported on first use of the registry (:func:`get_exercise`), not on import of
+this package, so a broken chapter is reported by name instead of breaking the others.
 """
 
-from __future__ import annotations
+from course_utils.compare import Mistake, expect, expect_close, expect_equal, expect_whole_number
+from course_utils.exercises import resources as _resources  # noqa: F401  (registers the shared resources)
+from course_utils.exercises.spec import (
+    PROPERTY,
+    REFERENCE,
+    Case,
+    Check,
+    Exercise,
+    ReferenceWithheld,
+    Resource,
+    UnknownExercise,
+    choice,
+    exercise,
+    exercises_for_chapter,
+    get_exercise,
+    hidden_check,
+    load_errors,
+    normalise_answer,
+    resource,
+)
 
-import importlib
-import pkgutil
-import warnings
-
-from course_utils import checks
-
-
-def chapter_modules() -> list[str]:
-    """Names of the chapter modules in this package, e.g. ``["ch00", "ch01"]``."""
-    return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name.startswith("ch"))
-
-
-def _import_all() -> None:
-    for name in chapter_modules():
-        try:
-            importlib.import_module(f"{__name__}.{name}")
-        except Exception as err:  # one broken chapter must not take the others down
-            checks._LOAD_ERRORS[name] = f"{type(err).__name__}: {err}"
-            warnings.warn(f"course_utils.exercises.{name} failed to import: {err}", stacklevel=2)
-
-
-_import_all()
+__all__ = [
+    "PROPERTY", "REFERENCE", "Case", "Check", "Exercise", "Mistake", "ReferenceWithheld", "Resource",
+    "UnknownExercise", "choice", "exercise", "exercises_for_chapter", "expect", "expect_close", "expect_equal",
+    "expect_whole_number", "get_exercise", "hidden_check", "load_errors", "normalise_answer", "resource",
+]

@@ -1,4 +1,7 @@
-"""Chapter 00 (start here): a demonstration of checks, a numeric answer, a conceptual question, a function."""
+"""Chapter 00 (start here): a demonstration of checks, a numeric answer, a conceptual question, a function.
+
+The reference solutions are the chapter source's solution blocks (``course_utils/solutions/ch00.py``).
+"""
 
 from __future__ import annotations
 
@@ -7,25 +10,43 @@ from typing import Any
 import torch
 from jaxtyping import Float
 
-from course_utils.checks import Mistake, exercise, exercise_choice, expect, expect_close, expect_whole_number
+from course_utils.exercises import (
+    PROPERTY,
+    Case,
+    Mistake,
+    choice,
+    exercise,
+    expect,
+    expect_close,
+    expect_whole_number,
+)
 
 CHAPTER = "00"
+
+
+def _model() -> Any:
+    from course_utils.models import load_model
+
+    return load_model()
 
 
 # ---------------------------------------------------------------------------------------------
 # Demonstration (not graded): what a passing and a failing check look like
 
 
-@exercise("demo_softmax", chapter=CHAPTER, number="demo", title="Softmax (demonstration)", graded=False)
-def demo_softmax(scores: Float[torch.Tensor, "batch d_vocab"]) -> Float[torch.Tensor, "batch d_vocab"]:
-    """Turn each row of scores into probabilities: exp, then divide by the row's sum."""
+def _softmax(scores: Float[torch.Tensor, "batch d_vocab"]) -> Float[torch.Tensor, "batch d_vocab"]:
+    """The demonstration's reference: each row of scores turned into probabilities."""
     return torch.softmax(scores, dim=-1)
 
 
+demo_softmax = exercise("demo_softmax", chapter=CHAPTER, number="demo", title="Softmax (demonstration)",
+                        graded=False, reference=_softmax)
+
+
 @demo_softmax.check("rows of random scores, shape (3, 5)")
-def _(submission: Any) -> None:
+def _() -> Case:
     scores = torch.randn(3, 5, generator=torch.Generator().manual_seed(0))
-    expect_close(submission(scores), demo_softmax.reference(scores), name="softmax(scores)", mistakes=[
+    return Case(args=(scores,), call="softmax(scores)", mistakes=[
         Mistake("you divided the raw scores by their sum: exponentiate them first",
                 lambda: scores / scores.sum(-1, keepdim=True)),
         Mistake("you normalised over the wrong dimension: each row (dim=-1) should sum to 1",
@@ -34,52 +55,45 @@ def _(submission: Any) -> None:
 
 
 @demo_softmax.check("very large scores do not overflow")
-def _(submission: Any) -> None:
-    scores = torch.tensor([[1000.0, 999.0, 0.0]])
-    expect_close(submission(scores), demo_softmax.reference(scores), name="softmax([[1000, 999, 0]])")
+def _() -> Case:
+    return Case(args=(torch.tensor([[1000.0, 999.0, 0.0]]),), call="softmax([[1000, 999, 0]])")
 
 
 # ---------------------------------------------------------------------------------------------
 # Exercise 0.1: count the parameters (a numeric answer)
 
-
-def _default_model() -> Any:
-    from course_utils.models import load_model
-
-    return load_model()
-
-
-@exercise("n_params_answer", chapter=CHAPTER, number="0.1", title="Count the parameters", kind="value")
-def n_params_answer() -> int:
-    """Every trainable number in the default model, each shared (tied) weight counted once."""
-    return sum(p.numel() for p in _default_model().parameters())
+n_params_answer = exercise("n_params_answer", chapter=CHAPTER, number="0.1", title="Count the parameters",
+                           kind="value")
+COUNT_HINT = "a parameter count is an int; int(x) converts a float or a one-element tensor"
 
 
 @n_params_answer.check("is a whole number")
-def _(answer: Any) -> None:
-    expect_whole_number(answer, "n_params_answer",
-                        hint="a parameter count is an int; int(x) converts a float or a one-element tensor")
+def _() -> Case:
+    return Case(call="n_params_answer", expected=PROPERTY,
+                compare=lambda got, _: expect_whole_number(got, "n_params_answer", hint=COUNT_HINT))
+
+
+def _compare_count(got: Any, want: int) -> None:
+    number = expect_whole_number(got, "n_params_answer", hint=COUNT_HINT)
+    expect(not (0 < number < 1e6 and abs(number * 1e6 - want) < 0.01 * want),
+           f"n_params_answer: {number} looks like a count in millions\nhint: give the exact count, every digit")
+    expect_close(number, want, name="n_params_answer", atol=0, rtol=0, mistakes=[
+        Mistake("the unembedding W_U shares its numbers with the embedding W_E (tied weights): "
+                "count them once, as model.parameters() does", lambda: want + _model().W_E.numel()),
+        Mistake("that is the number of weight tensors; add up their sizes with p.numel()",
+                lambda: len(list(_model().parameters()))),
+    ])
 
 
 @n_params_answer.check("matches the parameter count of the loaded model")
-def _(answer: Any) -> None:
-    reference = n_params_answer.reference()
-    model = _default_model()
-    number = int(answer)
-    expect(not (0 < number < 1e6 and abs(number * 1e6 - reference) < 0.01 * reference),
-           f"n_params_answer: {number} looks like a count in millions\nhint: give the exact count, every digit")
-    expect_close(number, reference, name="n_params_answer", atol=0, rtol=0, mistakes=[
-        Mistake("the unembedding W_U shares its numbers with the embedding W_E (tied weights): "
-                "count them once, as model.parameters() does", lambda: reference + model.W_E.numel()),
-        Mistake("that is the number of weight tensors; add up their sizes with p.numel()",
-                lambda: len(list(model.parameters()))),
-    ])
+def _() -> Case:
+    return Case(call="n_params_answer", compare=_compare_count)
 
 
 # ---------------------------------------------------------------------------------------------
 # Exercise 0.2: what the model outputs (a multiple-choice question)
 
-exercise_choice(
+choice(
     "q_model_output", chapter=CHAPTER, number="0.2", title="What comes out of the model",
     options={
         "a": "one token: the word the model has chosen to come next",
@@ -88,7 +102,6 @@ exercise_choice(
         "c": "a probability distribution over the next token, but only at the last position",
         "d": "one vector of d_model numbers that stands for the meaning of the whole sentence",
     },
-    answer_hash="34f35bd6d75cc887b345eff01e29832878e4dcb943319d858f078376386c29f1",
     explanation="the logits have shape [batch, pos, d_vocab]: a guess for the next token at every position.",
     feedback={
         "a": "choosing one token is a separate step (sampling or taking the top one); look at the shape of the logits",
@@ -101,18 +114,13 @@ exercise_choice(
 # ---------------------------------------------------------------------------------------------
 # Exercise 0.3: the distribution over the next token (a function)
 
-
-@exercise("next_token_probs", chapter=CHAPTER, number="0.3", title="Next-token probabilities")
-def next_token_probs(logits: Float[torch.Tensor, "batch pos d_vocab"]) -> Float[torch.Tensor, "batch d_vocab"]:
-    """The probability distribution over the token that follows the last position."""
-    return logits[:, -1, :].softmax(dim=-1)
+next_token_probs = exercise("next_token_probs", chapter=CHAPTER, number="0.3", title="Next-token probabilities")
 
 
 @next_token_probs.check("random logits, batch 2, pos 4, d_vocab 10")
-def _(submission: Any) -> None:
+def _() -> Case:
     logits = torch.randn(2, 4, 10, generator=torch.Generator().manual_seed(0))
-    expect_close(submission(logits.clone()), next_token_probs.reference(logits), name="next_token_probs(logits)",
-                 mistakes=[
+    return Case(args=(logits,), call="next_token_probs(logits)", mistakes=[
         Mistake("you returned a distribution for every position; keep only the last one, logits[:, -1]",
                 lambda: logits.softmax(dim=-1)),
         Mistake("that is the first position; the next token comes after the last one, index -1",
@@ -124,9 +132,12 @@ def _(submission: Any) -> None:
     ])
 
 
+def _compare_probs(got: Any, want: torch.Tensor) -> None:
+    expect_close(got, want, name="next_token_probs(logits)")
+    expect(bool((got >= 0).all()), "next_token_probs(logits): some probabilities are negative")
+
+
 @next_token_probs.check("probabilities are non-negative and sum to 1 (batch 3, pos 1, d_vocab 49152)")
-def _(submission: Any) -> None:
+def _() -> Case:
     logits = 3 * torch.randn(3, 1, 49152, generator=torch.Generator().manual_seed(1))
-    probs = submission(logits)
-    expect_close(probs, next_token_probs.reference(logits), name="next_token_probs(logits)")
-    expect(bool((probs >= 0).all()), "next_token_probs(logits): some probabilities are negative")
+    return Case(args=(logits,), call="next_token_probs(logits)", compare=_compare_probs)
