@@ -2,7 +2,7 @@
 #   make lab    set everything up (first time only) and open JupyterLab on the chapters
 #   make test   set everything up (first time only) and run the whole test suite, offline
 SHELL := /bin/bash
-PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3.12 2>/dev/null || command -v python3.13 2>/dev/null || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -13,10 +13,10 @@ LAB_ARGS ?=
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
 
-.PHONY: setup lab test build bench clean
+.PHONY: setup sandbox lab test build build-check release grade bench check-wheels clean
 
 $(STAMP): pyproject.toml $(LOCK)
-	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; assert v == (3, 11), f"Python 3.11 is needed; $(PYTHON) is {v[0]}.{v[1]}. Run: make PYTHON=/path/to/python3.11"'
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:3]; assert (3, 11, 5) <= v < (3, 14), f"Python 3.11 (3.11.5 or later), 3.12 or 3.13 is needed; $(PYTHON) is {v[0]}.{v[1]}.{v[2]}. Run: make PYTHON=/path/to/python3.12"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "Installing torch first (a pinned, exact version keeps pip from fetching a different build)"
 	$(PIP) install torch==2.13.0
@@ -29,17 +29,44 @@ $(STAMP): pyproject.toml $(LOCK)
 setup: $(STAMP)
 	$(BIN)/course-prepare
 
+# binder/jupyter holds the course's JupyterLab settings (Binder reads them through binder/start).
 lab: setup
-	$(BIN)/jupyter lab --notebook-dir=chapters $(ALLOW_ROOT) $(LAB_ARGS)
+	JUPYTER_CONFIG_PATH="$(CURDIR)/binder/jupyter" $(BIN)/jupyter lab --notebook-dir=chapters $(ALLOW_ROOT) $(LAB_ARGS)
 
-test: setup
+# The grader runs each submission in a bubblewrap sandbox (Debian/Ubuntu package `bubblewrap`).
+sandbox:
+	@command -v bwrap >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing bubblewrap, the sandbox course-grade runs submissions in"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bubblewrap >/dev/null; \
+	  else echo "note: course-grade needs bubblewrap (sudo apt-get install bubblewrap); its tests fail without it"; fi; }
+
+test: setup sandbox
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax $(PYTEST_ARGS)
 
 build: $(STAMP)
 	$(BIN)/course-build
 
+build-check: $(STAMP)
+	$(BIN)/course-build --check
+
+# A copy for a graded class, without solutions, answer keys or hidden checks: make release DIR=../class
+release: $(STAMP)
+	@test -n "$(DIR)" || { echo "usage: make release DIR=/path/to/new/folder"; exit 2; }
+	$(BIN)/course-build --release "$(DIR)"
+
+# Grade submissions: make grade FILES="submissions/*.ipynb" (course-grade --help lists the options)
+grade: setup sandbox
+	@test -n "$(FILES)" || { echo 'usage: make grade FILES="submissions/*.ipynb"'; exit 2; }
+	$(BIN)/course-grade $(FILES) $(GRADE_ARGS)
+
 bench: setup
 	$(BIN)/python tools/bench.py
+
+# Every pin of the lock has a wheel for Python 3.11, 3.12 and 3.13 (asks the package index; downloads nothing)
+check-wheels: $(STAMP)
+	$(BIN)/python tools/check_wheels.py
 
 clean:
 	rm -rf $(VENV) build

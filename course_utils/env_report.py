@@ -44,9 +44,9 @@ def environment_facts() -> dict[str, str]:
 
 
 def report() -> dict[str, str]:
-    """Print the environment facts as an aligned table and return them."""
+    """Print the environment facts as a two-column table and return them."""
+    import pandas as pd
+
     facts = environment_facts()
-    width = max(map(len, facts))
-    for key, value in facts.items():
-        print(f"{key:<{width}}  {value}")
+    print(pd.Series(facts, name="").to_string())
     return facts

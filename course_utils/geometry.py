@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from jaxtyping import Float
 
-__all__ = ["pair_angles"]
+__all__ = ["directions_before_clash", "pair_angles"]
 
 
 def pair_angles(vectors: Float[torch.Tensor, "n d"], *, block: int = 512) -> Float[torch.Tensor, "n_pairs"]:
@@ -41,3 +41,28 @@ def pair_angles(vectors: Float[torch.Tensor, "n d"], *, block: int = 512) -> Flo
         angles[filled:filled + len(pairs)] = pairs
         filled += len(pairs)
     return angles
+
+
+def directions_before_clash(dim: int, max_cosine: float, generator: torch.Generator, *, chunk: int = 256,
+                            cap: int = 20_000) -> int:
+    """How many random unit vectors in ``dim`` dimensions come before the first pair with |cosine| >= ``max_cosine``.
+
+    Vectors are drawn one after another (in chunks, for speed); the count stops at ``cap``. For random
+    directions it grows exponentially with ``dim``, about like exp(dim * max_cosine² / 4): the
+    "birthday" form of the Johnson-Lindenstrauss lemma.
+
+    >>> g = torch.Generator().manual_seed(0)
+    >>> directions_before_clash(2, 0.5, g) < directions_before_clash(60, 0.5, g)
+    True
+    """
+    kept = torch.empty(0, dim)
+    while len(kept) < cap:
+        candidates = torch.randn(chunk, dim, generator=generator)
+        candidates = candidates / candidates.norm(dim=-1, keepdim=True)
+        clash = (candidates @ candidates.T).abs().tril(diagonal=-1).ge(max_cosine).any(dim=1)  # with earlier ones
+        if len(kept):
+            clash |= (candidates @ kept.T).abs().amax(dim=1).ge(max_cosine)
+        if bool(clash.any()):
+            return min(cap, len(kept) + int(clash.nonzero()[0]))
+        kept = torch.cat([kept, candidates])
+    return cap

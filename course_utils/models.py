@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import importlib.util
 import warnings
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from course_utils import env, gguf_cache
 from course_utils.errors import OneLineError
@@ -145,24 +145,20 @@ class ModelInfo:
 
 
 class ModelTable(list):
-    """A list of :class:`ModelInfo` that shows itself as a table in a notebook."""
+    """A list of :class:`ModelInfo` that shows itself as a table (pandas) in a notebook and as text."""
+
+    def to_frame(self) -> Any:
+        import pandas as pd
+
+        frame = pd.DataFrame([asdict(m) for m in self], columns=[f.name for f in fields(ModelInfo)])
+        frame["available"] = frame["available"].map({True: "yes", False: "no"})
+        return frame.rename(columns={"available": "available now"})
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{h}</th>" for h in ("name", "parameters", "licence", "source", "available now"))
-        rows = "".join(
-            f"<tr><td><code>{m.name}</code></td><td>{m.parameters}</td><td>{m.licence}</td>"
-            f"<td>{m.source}</td><td>{'yes' if m.available else 'no'}</td></tr>"
-            for m in self
-        )
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+        return self.to_frame().to_html(index=False)
 
     def __str__(self) -> str:
-        lines = [f"{'name':<14} {'parameters':>10}  {'licence':<19} {'source':<28} available"]
-        lines += [
-            f"{m.name:<14} {m.parameters:>10}  {m.licence:<19} {m.source:<28} {'yes' if m.available else 'no'}"
-            for m in self
-        ]
-        return "\n".join(lines)
+        return self.to_frame().to_string(index=False)
 
 
 _SOURCE_WORDS = {

@@ -100,28 +100,35 @@ def angle_histogram(
     title: str = "",
     xaxis_title: str = "angle between two vectors (degrees)",
     normalise: bool = True,
-    height: int = 420,
+    panels: bool = False,
+    height: int | None = None,
 ) -> Any:
-    """Overlaid histograms of angles in degrees, one per named set (binned here, not in the browser).
+    """Histograms of angles in degrees, one per named set (binned here, not in the browser).
 
     With ``normalise`` the bars show the fraction of pairs in each bin, so sets of different sizes
-    can be compared.
+    can be compared. Overlaid by default; ``panels=True`` gives each set a panel of its own, with its
+    own vertical scale, for sets whose peaks differ so much that one would flatten the others.
     """
     go = _go()
+    from plotly.subplots import make_subplots
+
     lo, hi = value_range
     width = (hi - lo) / bins
     centres = [lo + width * (i + 0.5) for i in range(bins)]
-    fig = go.Figure()
+    rows = len(angles) if panels else 1
+    fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.04,
+                        subplot_titles=list(angles) if panels else None)
     for k, (name, values) in enumerate(angles.items()):
         v = values.detach().reshape(-1).double().cpu()
         counts = torch.histc(v, bins=bins, min=lo, max=hi)
         if normalise and v.numel():
             counts = counts / v.numel()
         fig.add_trace(go.Bar(x=centres, y=counts.tolist(), width=width, name=name, opacity=0.6,
-                             marker_color=COLOURS[k % len(COLOURS)]))
-    fig.update_layout(barmode="overlay", title=title, xaxis_title=xaxis_title,
-                      yaxis_title="fraction of pairs" if normalise else "number of pairs",
-                      template=TEMPLATE, height=height, bargap=0)
+                             marker_color=COLOURS[k % len(COLOURS)]), row=k + 1 if panels else 1, col=1)
+    fig.update_layout(barmode="overlay", title=title, template=TEMPLATE, bargap=0,
+                      height=height or (160 * rows + 140 if panels else 420), showlegend=not panels)
+    fig.update_xaxes(title_text=xaxis_title, row=rows, col=1)
+    fig.update_yaxes(title_text="fraction of pairs" if normalise else "number of pairs", row=(rows + 1) // 2, col=1)
     return fig
 
 

@@ -183,6 +183,41 @@ class WordVectors:
         sims[self._excluded_ids(exclude)] = -torch.inf
         return int((sims > sims[target]).sum()) + 1
 
+    def analogy_table(self, analogies: Iterable[tuple[str, str, str, str]], k: int = 3) -> Any:
+        """A pandas table of analogies *a : b :: c : expected*, each with its two baselines.
+
+        Columns: the top ``k`` answers, and the rank of the expected word (1 = first) among the
+        neighbours of ``b - a + c``, of ``b`` alone and of ``c`` alone, the query words left out
+        every time. When the expected word is already the nearest neighbour of ``c`` (or ``b``) alone,
+        the arithmetic added nothing (Linzen, 2016). An expected word that is not in the vocabulary
+        (for a tokenizer: not a single token) gets no rank and a note.
+
+        >>> table = load_glove().analogy_table([("man", "king", "woman", "queen")])
+        >>> [int(table.loc[0, column]) for column in ("rank", "rank near c alone")]
+        [1, 260]
+        """
+        import pandas as pd
+
+        rows = []
+        for a, b, c, expected in analogies:
+            query = (a, b, c)
+            show = str if self.strip else repr  # tokens keep their spaces: show them quoted
+            row: dict[str, Any] = {"analogy": f"{show(a)} : {show(b)} :: {show(c)} : ?",
+                                   f"top {k} answers": ", ".join(show(w) for w, _ in self.analogy(a, b, c, k=k)),
+                                   "expected": show(expected)}
+            if expected in self:
+                row |= {"rank": self.rank_of(expected, self.analogy_vector(a, b, c), exclude=query),
+                        "rank near b alone": self.rank_of(expected, self.unit(b), exclude=query),
+                        "rank near c alone": self.rank_of(expected, self.unit(c), exclude=query), "note": ""}
+            else:
+                row |= {"rank": None, "rank near b alone": None, "rank near c alone": None,
+                        "note": "not in the vocabulary"}
+            rows.append(row)
+        table = pd.DataFrame(rows)
+        for column in ("rank", "rank near b alone", "rank near c alone"):
+            table[column] = table[column].astype("Int64")
+        return table
+
     def with_vectors(self, vectors: Float[torch.Tensor, "n_words d"]) -> WordVectors:
         """A new table with the same vocabulary and other vectors (e.g. after removing a direction)."""
         return WordVectors(self.words, vectors, lowercase=self.lowercase, strip=self.strip)

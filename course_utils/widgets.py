@@ -42,21 +42,11 @@ _BOX = ("font-family: ui-monospace, SFMono-Regular, Menlo, monospace; line-heigh
 
 @functools.cache
 def _byte_decoder() -> dict[str, int]:
-    """The inverse of GPT-2's byte-to-character table used by byte-level BPE tokenizers.
+    """Byte-level BPE tokenizers store each byte of a token as one printable character (a space is
+    ``Ġ``, a newline ``Ċ``); this maps those characters back to bytes (GPT-2's table, from transformers)."""
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
 
-    Byte-level tokenizers store every token as a string in which each byte is one printable
-    character (a space is ``Ġ``, a newline ``Ċ``). This maps those characters back to bytes.
-    """
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) \
-        + list(range(ord("®"), ord("ÿ") + 1))
-    chars = printable[:]
-    n = 0
-    for b in range(256):
-        if b not in printable:
-            printable.append(b)
-            chars.append(256 + n)
-            n += 1
-    return {chr(c): b for b, c in zip(printable, chars)}
+    return {char: byte for byte, char in bytes_to_unicode().items()}
 
 
 def token_bytes(tokenizer: Any, token_id: int) -> bytes | None:
@@ -70,19 +60,24 @@ def token_bytes(tokenizer: Any, token_id: int) -> bytes | None:
     return bytes(decoder[ch] for ch in piece)
 
 
+def _bytes_label(raw: bytes) -> str:
+    return "<" + " ".join(f"{b:02X}" for b in raw) + ">"
+
+
 def token_label(tokenizer: Any, token_id: int) -> str:
-    """A readable label for one token: its text, or its bytes in hex when it is part of a character.
+    """A readable label for one token: its text, with any bytes that are part of a character in hex.
 
     Byte-level tokenizers may split a character such as 我 (three bytes in UTF-8) over several
-    tokens. Such a token is not text on its own, so it is shown as ``<E6 88>``.
+    tokens. Such a token is not text on its own, so its bytes are shown as ``<E6 88>``; text around
+    them stays text (``' <F0 9F>'`` for a space followed by the first bytes of an emoji).
     """
     raw = token_bytes(tokenizer, token_id)
     if raw is None:
         return tokenizer.decode([int(token_id)])
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return "<" + " ".join(f"{b:02X}" for b in raw) + ">"
+    decoded = raw.decode("utf-8", errors="surrogateescape")  # bytes that are not text become U+DC80..U+DCFF
+    parts = re.split(r"([\udc80-\udcff]+)", decoded)
+    return "".join(_bytes_label(bytes(ord(c) - 0xDC00 for c in part)) if part and "\udc80" <= part[0] <= "\udcff"
+                   else part for part in parts)
 
 
 def token_pieces(tokenizer: Any, text: str) -> list[tuple[int, str]]:
@@ -91,15 +86,15 @@ def token_pieces(tokenizer: Any, text: str) -> list[tuple[int, str]]:
     return [(int(i), token_label(tokenizer, i)) for i in ids]
 
 
-_BYTES_LABEL = re.compile(r"<[0-9A-F]{2}(?: [0-9A-F]{2})*>")  # what token_label gives for part of a character
+_BYTES_LABEL = re.compile(r"(<[0-9A-F]{2}(?: [0-9A-F]{2})*>)")  # what token_label gives for part of a character
 
 
 def _visible(label: str) -> str:
-    """HTML for a label with its spaces, tabs and newlines made visible (a byte label is kept as it is)."""
-    text = html.escape(label)
-    if _BYTES_LABEL.fullmatch(label):
-        return text
-    return text.replace(" ", "&middot;").replace("\t", "&rarr;").replace("\n", "&crarr;")
+    """HTML for a label with its spaces, tabs and newlines made visible (byte labels kept as they are)."""
+    parts = _BYTES_LABEL.split(label)
+    return "".join(html.escape(part) if _BYTES_LABEL.fullmatch(part) else
+                   html.escape(part).replace(" ", "&middot;").replace("\t", "&rarr;").replace("\n", "&crarr;")
+                   for part in parts)
 
 
 def _message(text: str, colour: str = "#555") -> str:
@@ -185,23 +180,17 @@ def analogy_result(vectors: Any, start: str, minus: str, plus: str, k: int = 8) 
             close = vectors.suggest(w)
             lines.append(f"'{w.strip()}' is not in the vocabulary"
                          + (f"; did you mean: {', '.join(close)}?" if close else "."))
-        note = " (GloVe has lower-case words only.)" if getattr(vectors, "lowercase", False) else ""
-        return "".join(_message(line + note, "#b00020") for line in lines)
+        return "".join(_message(line, "#b00020") for line in lines)
     try:
         top = vectors.analogy(minus, start, plus, k=k)
     except Exception as err:
         return _message(f"Could not compute this analogy: {type(err).__name__}: {err}", "#b00020")
+    import pandas as pd
+
     norm = vectors.normalise
-    rows = "".join(
-        f"<tr><td style='text-align: right; padding: 0 8px'>{rank}</td>"
-        f"<td style='padding: 0 8px'><b>{html.escape(word)}</b></td>"
-        f"<td style='text-align: right; padding: 0 8px'>{sim:.3f}</td></tr>"
-        for rank, (word, sim) in enumerate(top, start=1)
-    )
+    table = pd.DataFrame(top, columns=["word", "cosine"], index=pd.RangeIndex(1, len(top) + 1, name="rank"))
     title = f"{html.escape(norm(start))} &minus; {html.escape(norm(minus))} + {html.escape(norm(plus))} &asymp;"
-    return (f"<div style='padding: 4px 0'>{title}</div>"
-            "<table><tr><th style='padding: 0 8px'>rank</th><th style='padding: 0 8px'>word</th>"
-            f"<th style='padding: 0 8px'>cosine</th></tr>{rows}</table>")
+    return f"<div style='padding: 4px 0'>{title}</div>" + table.to_html(float_format="{:.3f}".format)
 
 
 def analogy_explorer(vectors: Any, start: str = "king", minus: str = "man", plus: str = "woman",

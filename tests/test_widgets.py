@@ -58,6 +58,13 @@ def test_byte_labels_keep_their_spaces_while_text_spaces_are_dotted(tokenizer):
     assert "&middot;cat" in page
 
 
+def test_a_space_before_partial_bytes_is_drawn_as_a_dot(tokenizer):
+    labels = [label for _, label in token_pieces(tokenizer, "I love 🤗")]
+    assert " <F0 9F>" in labels  # the space is text, the rest are bytes of the emoji
+    page = render_tokens_html(tokenizer, "I love 🤗")
+    assert "&middot;&lt;F0 9F&gt;" in page and "&lt;20" not in page
+
+
 def test_render_escapes_html(tokenizer):
     page = render_tokens_html(tokenizer, "<script>alert(1)</script>")
     assert "<script>" not in page and "&lt;" in page
@@ -90,7 +97,7 @@ def test_tokenizer_explorer_updates_when_value_is_set(tokenizer):
 
 def test_analogy_result_finds_queen(glove):
     page = analogy_result(glove, "king", "man", "woman")
-    assert "queen" in page and "<table>" in page
+    assert "queen" in page and "<table" in page
     assert page.index("queen") < page.index("</table>")
 
 
@@ -98,8 +105,7 @@ def test_analogy_result_messages(glove):
     assert "Fill in the first word" in analogy_result(glove, "", "man", "woman")
     assert "Fill in the word to subtract and the word to add" in analogy_result(glove, "king", " ", "")
     page = analogy_result(glove, "kingg", "man", "woman")
-    assert "not in the vocabulary" in page and "king" in page and "<table>" not in page
-    assert "lower-case" in page
+    assert "not in the vocabulary" in page and "king" in page and "<table" not in page
 
 
 def test_analogy_explorer_driven_by_values(glove):

@@ -146,7 +146,9 @@ print(f"\nthe top guess gets about 1 chance in {1 / best_p:.0f}; the other {mode
 #
 # `check` runs your answer on test inputs and compares it with a reference solution. When it passes,
 # you see one line starting with ✓. When it fails, you see ✗, the test case that failed, what was
-# expected, what your code returned, and often a hint about the likely mistake.
+# expected, what your code returned, and often a hint about the likely mistake. It also makes sure
+# your function leaves its inputs as they were: a function that changes a tensor it was given (with
+# `x -= ...` or `x[...] = ...`) would quietly change the rest of the chapter, so that fails too.
 #
 # If you cannot solve an exercise, that is fine: the chapter does not stop. `check` hands the
 # reference solution to the rest of the notebook and says so with a line starting with →, so every
@@ -201,11 +203,14 @@ softmax_crashes = check("demo_softmax", softmax_crashes)
 #
 # ### For instructors
 #
-# Each chapter is written once, in `chapters/src/`, and `course-build` generates the learner notebook
-# (solutions replaced by stubs) and the solution notebook from it. `course-grade submission.ipynb`
-# runs a submitted notebook from top to bottom in a fresh kernel, runs every check on it, including
-# hidden checks kept in `instructor/hidden_checks/`, and prints a score for each exercise and a line
-# `score: X/Y`. Partial credit is given per check.
+# Each chapter is written once, in `chapters/src/`, and `course-build` generates from it the learner
+# notebook (solutions replaced by stubs), the solution notebook, and the module of reference
+# solutions the checks use. `course-grade submission.ipynb` runs a submitted notebook from top to
+# bottom in a sandbox of its own (no network, a fresh home folder, no reference solutions in reach),
+# calls your functions on every check's inputs, hidden checks included, and compares what came back
+# with its own references outside the sandbox. It prints a score for each exercise and a line
+# `score: X/Y`; partial credit is given per check. `make release DIR=...` writes a copy of the
+# course without any solution, for a class that is graded.
 
 # %% [markdown]
 # ## 4. Your first exercises
