@@ -193,6 +193,20 @@ def loaded_models() -> list[TransformerBridge]:
     return list(_LOADED.values())
 
 
+def unload_model(name: str = DEFAULT_MODEL) -> None:
+    """Forget every loaded copy of ``name`` (all devices, plain and compat), so its memory can be freed."""
+    for key in [key for key in _LOADED if key[0] == name]:
+        del _LOADED[key]
+
+
+def model_name(bridge: Any) -> str:
+    """The course's name for a model :func:`load_model` returned (``"smollm2-135m"``), else its config's name."""
+    for (name, _device, _compat), loaded in _LOADED.items():
+        if loaded is bridge:
+            return name
+    return str(getattr(getattr(bridge, "cfg", None), "model_name", None) or type(bridge).__name__)
+
+
 def _offline_names() -> str:
     return ", ".join(name for name, spec in MODELS.items() if spec.offline)
 

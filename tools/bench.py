@@ -51,6 +51,10 @@ BUDGETS: dict[str, dict[str, float]] = {
     "boot": {"boot_seconds": 3},  # load_model() from the cache, after torch and TransformerLens are imported
     "00": {"seconds": 60},
     "01": {"seconds": 180, "rss_gb": 1.5},
+    "02": {"seconds": 240, "rss_gb": 1.5},
+    "03": {"seconds": 300, "rss_gb": 1.5},
+    "04": {"seconds": 360, "rss_gb": 1.5},
+    "05": {"seconds": 300, "rss_gb": 1.5},
 }
 
 

@@ -26,10 +26,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--release", type=Path, metavar="DIR",
                         help="write a release without solutions, answer keys or hidden checks into DIR")
     parser.add_argument("--root", type=Path, default=REPO_ROOT, help="repository root (default: %(default)s)")
+    parser.add_argument("--only", action="append", metavar="NN", help="only chapter NN (repeat for several)")
     args = parser.parse_args(argv)
+    only = set(args.only) if args.only else None
     try:
         if args.check:
-            stale = stale_files(args.root)
+            stale = stale_files(args.root, only)
             for path in stale:
                 print(f"stale: {_rel(path, args.root)}")
             print(f"course-build --check: {len(stale)} stale file(s)" + ("; run course-build" if stale else ""))
@@ -38,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             notebooks = build_release(args.release, args.root)
             print(f"course-build: release with {len(notebooks)} chapter(s) written to {args.release}")
             return 0
-        changed = build_all(args.root)
+        changed = build_all(args.root, only)
     except (SourceError, ReleaseError) as err:
         print(f"course-build: {err}", file=sys.stderr)
         return 2

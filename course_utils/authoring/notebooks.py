@@ -183,11 +183,12 @@ def build_chapter(chapter: Chapter, root: Path = REPO_ROOT) -> dict[Path, str | 
             out["solutions_module"]: built.solutions_module, out["hidden"]: built.hidden}
 
 
-def expected_files(root: Path = REPO_ROOT) -> dict[Path, str | None]:
-    """Every generated file of every chapter with the content its source gives now."""
+def expected_files(root: Path = REPO_ROOT, only: set[str] | None = None) -> dict[Path, str | None]:
+    """Every generated file of every chapter (or of the chapters numbered in ``only``) as its source gives it now."""
     files: dict[Path, str | None] = {}
     for chapter in find_chapters(root):
-        files.update(build_chapter(chapter, root))
+        if only is None or chapter.number in only:
+            files.update(build_chapter(chapter, root))
     return files
 
 
@@ -195,15 +196,15 @@ def _current(path: Path) -> str | None:
     return path.read_text(encoding="utf-8") if path.exists() else None
 
 
-def stale_files(root: Path = REPO_ROOT) -> list[Path]:
+def stale_files(root: Path = REPO_ROOT, only: set[str] | None = None) -> list[Path]:
     """Generated files that differ from what their sources would generate now (missing ones included)."""
-    return [path for path, text in expected_files(root).items() if _current(path) != text]
+    return [path for path, text in expected_files(root, only).items() if _current(path) != text]
 
 
-def build_all(root: Path = REPO_ROOT) -> list[Path]:
-    """Regenerate every chapter; returns the files written or removed (unchanged files are left alone)."""
+def build_all(root: Path = REPO_ROOT, only: set[str] | None = None) -> list[Path]:
+    """Regenerate every chapter (or those in ``only``); returns the files written or removed."""
     changed = []
-    for path, text in expected_files(root).items():
+    for path, text in expected_files(root, only).items():
         if _current(path) == text:
             continue
         if text is None:
