@@ -42,8 +42,10 @@ sandbox:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bubblewrap >/dev/null; \
 	  else echo "note: course-grade needs bubblewrap (sudo apt-get install bubblewrap); its tests fail without it"; fi; }
 
+# Two test workers, one core each: with two threads per worker (and per notebook kernel) OpenMP's
+# threads spin against the other worker's and the whole suite takes twice as long.
 test: setup sandbox
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax $(PYTEST_ARGS)
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax $(PYTEST_ARGS)
 
 build: $(STAMP)
 	$(BIN)/course-build

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from course_utils import env, gguf_cache
+from course_utils import env, gguf_cache, memory
 from course_utils.errors import OneLineError
 
 if TYPE_CHECKING:
@@ -259,6 +259,10 @@ def load_model(
 ) -> TransformerBridge:
     """Load ``name`` as a TransformerLens ``TransformerBridge``, once per kernel.
 
+    In a Jupyter kernel this also has freed memory returned to the system after every cell
+    (:func:`course_utils.memory.trim_after_each_cell`), which keeps the chapters within a small
+    machine's memory.
+
     Args:
         name: a key of :data:`MODELS` (``list_models()`` shows them all).
         device: ``"cuda"``, ``"mps"``, ``"cpu"``; default: ``$COURSE_DEVICE``, else the best present.
@@ -271,6 +275,7 @@ def load_model(
     """
     spec = get_spec(name)
     device = env.pick_device(device)
+    memory.trim_after_each_cell()
     key = (spec.name, device, compat)
     if key in _LOADED:
         return _LOADED[key]

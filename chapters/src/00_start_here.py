@@ -124,10 +124,10 @@ print(f"\nthe top guess gets about 1 chance in {1 / best_p:.0f}; the other {mode
 # |---|---|---|
 # | 00 | start here | set up, first prediction, how exercises work (this notebook) |
 # | 01 | tokens and vectors | split text into tokens, explore word vectors and their geometry |
-# | 02 | attention | compute attention yourself and compare it with the model's own |
-# | 03 | MLP fact storage | find where a fact lives in the network and change it |
-# | 04 | training | train a tiny model on a short text and watch the loss fall |
-# | 05 | theory-of-mind evals | test a claimed ability carefully, with controls |
+# | 02 | attention | compute attention by hand and match the model's own; find the heads that make it say "Mary" by knocking them out |
+# | 03 | MLP fact storage | compute an MLP block, watch a prediction form layer by layer, locate a fact by causal tracing and edit it |
+# | 04 | training | train a small transformer from scratch on your CPU, watch an induction head form, fit a scaling law |
+# | 05 | theory-of-mind evals | build an evaluation with controls, perturbations and error bars, and test a claim honestly |
 #
 # ### Exercises
 #

@@ -137,6 +137,14 @@ def _skip_slow_optional_imports() -> None:
         sys.modules.setdefault("rfc3987_syntax", None)
 
 
+def _kernel_threads(jobs: int) -> int | None:
+    """Threads per sandboxed kernel: the cores shared among the jobs, or the grader's own OMP_NUM_THREADS."""
+    if jobs > 1:
+        return max(1, (os.cpu_count() or 1) // jobs)
+    own = os.environ.get("OMP_NUM_THREADS", "")
+    return int(own) if own.isdigit() and int(own) > 0 else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Exit 0 when every file was graded (whatever the scores), 2 when a file could not be graded."""
     args = _parser().parse_args(argv)
@@ -148,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SandboxUnavailable as err:
             print(f"course-grade: {err}", file=sys.stderr)
             return 2
-    threads = max(1, (os.cpu_count() or 1) // args.jobs) if args.jobs > 1 else None
+    threads = _kernel_threads(args.jobs)
     opts = Options(timeout=args.timeout, cell_timeout=args.cell_timeout, check_timeout=args.check_timeout,
                    grading_timeout=min(Options.grading_timeout, args.timeout), hidden_dir=args.hidden_checks,
                    threads=threads, sandbox=not args.no_sandbox)

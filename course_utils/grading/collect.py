@@ -16,7 +16,7 @@ from typing import Any
 from course_utils import plain
 from course_utils.checks import MISSING, learner_answer
 from course_utils.exercises.run import Outcome, run_case
-from course_utils.exercises.spec import PLAIN_EXTENSIONS
+from course_utils.exercises.spec import PLAIN_EXTENSIONS, load_chapters
 
 
 def _record(key: list[Any], outcome: Outcome) -> str:
@@ -26,6 +26,7 @@ def _record(key: list[Any], outcome: Outcome) -> str:
 def collect(namespace: Mapping[str, Any], request_path: str, outcomes_path: str, seconds: float) -> None:
     """Run every case of the request on the learner's answers in ``namespace``; append the outcomes."""
     request = plain.loads(Path(request_path).read_text(encoding="utf-8"), extensions=PLAIN_EXTENSIONS)
+    load_chapters()  # chapter modules register the resources their cases name (a notebook may not have imported them)
     with open(outcomes_path, "a", encoding="utf-8") as out:
         for ex in request["exercises"]:
             answer, why = learner_answer(ex["id"], namespace)
