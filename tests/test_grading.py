@@ -623,3 +623,20 @@ def test_sandboxed_kernels_share_the_cores(monkeypatch):
     assert _kernel_threads(1) == 1
     monkeypatch.setenv("OMP_NUM_THREADS", "lots")
     assert _kernel_threads(1) is None
+
+
+def test_a_course_kept_under_tmp_stays_visible_in_the_sandbox(tmp_path):
+    """The sandbox's fresh /tmp is mounted before the course, its environment and the model cache,
+    which may all live under /tmp (a clone in /tmp graded nothing when it came after them)."""
+    from course_utils.grading.sandbox import Sandbox, bubblewrap
+
+    try:
+        bubblewrap()
+    except Exception:
+        pytest.skip("bubblewrap is not installed")
+    args = Sandbox(tmp_path / "root", view=tmp_path / "view").command_prefix()
+    mounts = [(args[i], args[i + 2]) for i in range(len(args) - 2) if args[i] in ("--bind", "--ro-bind")]
+    targets = [target for _, target in mounts]
+    fresh_tmp = targets.index("/tmp")
+    later = [path for path in (sys.prefix, str(REPO / "course_utils")) if path in targets]
+    assert later and all(targets.index(path) > fresh_tmp for path in later), mounts

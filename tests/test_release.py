@@ -100,7 +100,9 @@ def test_the_release_package_has_no_reference_to_hand_out(release):
 
 @pytest.mark.slow
 def test_release_learner_notebooks_run_to_the_end_under_nbval(release):
-    notebooks = [str(release / "chapters" / f"{stem}.ipynb") for stem in ("00_start_here", "01_tokens_and_vectors")]
+    # Chapter 00 proves the layout (the package from the release, no solutions module); every learner
+    # chapter runs in the browser test, against the same package code.
+    notebooks = [str(release / "chapters" / "00_start_here.ipynb")]
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax", "--rootdir", str(release),
          "-o", "addopts=", *notebooks],

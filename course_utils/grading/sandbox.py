@@ -150,7 +150,10 @@ class Sandbox:
         if not self.isolated:
             return []
         args = [bubblewrap(), "--unshare-all", "--die-with-parent", "--new-session", "--uid", "65534", "--gid", "65534",
-                "--hostname", "sandbox", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/etc"]
+                "--hostname", "sandbox", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/etc",
+                # The fresh /tmp first: a course, its environment or its model cache may live under
+                # /tmp, and their binds below must land on top of it, not be hidden by it.
+                "--bind", str(self.root / "tmp"), "/tmp", "--bind", str(self.root / "home"), LEARNER_HOME]
         for d in SYSTEM_DIRS:
             if os.path.islink(d):
                 args += ["--symlink", os.readlink(d), d]
@@ -167,8 +170,7 @@ class Sandbox:
             args += ["--ro-bind", str(self.view), str(package)]
         if (cache := _model_cache()) is not None:
             args += ["--ro-bind", str(cache), str(cache)]
-        args += ["--bind", str(self.root / "home"), LEARNER_HOME, "--bind", str(self.root / "tmp"), "/tmp",
-                 "--ro-bind", str(self.root / "in"), GRADE_IN, "--bind", str(self.root / "out"), GRADE_OUT,
+        args += ["--ro-bind", str(self.root / "in"), GRADE_IN, "--bind", str(self.root / "out"), GRADE_OUT,
                  "--bind", str(self.run_dir), str(self.run_dir), "--chdir", LEARNER_HOME, "--clearenv"]
         for key, value in self.environment().items():
             args += ["--setenv", key, value]
