@@ -24,9 +24,9 @@ from course_utils import authoring
 from course_utils.exercises import exercises_for_chapter
 
 REPO = authoring.REPO_ROOT
-# Whole shipped notebooks graded end to end: chapter 00 is enough to prove the path (every chapter's
-# reference answers go through the sandbox below, and nbval and the browser test run every chapter).
-SHIPPED = ["00_start_here"]
+# Whole shipped notebooks graded end to end (every chapter's reference answers also go through the
+# sandbox below, and nbval and the browser test run every chapter).
+SHIPPED = ["00_start_here", "01_tokens_and_vectors"]
 LIMITS = ["--timeout", "900", "--cell-timeout", "300"]  # limits, not targets: the machine may be busy
 SECRET = "grader-secret-7f3e9a"
 
