@@ -5,23 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from course_utils.checks import run_checks
-from course_utils.exercises import exercises_for_chapter, get_exercise
+from course_utils.exercises import exercises_for_chapter
 from course_utils.vectors import load_glove
+from exercise_outcomes import outcome
 
 @pytest.fixture(scope="module", autouse=True)
 def loaded(model):
     """Load the model and GloVe before the checks run, so no check spends its time limit loading."""
     load_glove()
     return model
-
-
-def outcome(exercise_id: str, submission):
-    """(statuses, first failure message) of the visible checks on ``submission``."""
-    ex = get_exercise(exercise_id)
-    results = run_checks(ex, submission, ex.visible_checks, seconds=None)
-    failed = [r for r in results if not r.passed]
-    return [r.status for r in results], (failed[0].message if failed else "")
 
 
 def test_chapter_has_eight_functions_and_three_questions():

@@ -9,20 +9,13 @@ import torch
 
 from course_utils.checks import run_checks
 from course_utils.exercises import exercises_for_chapter, get_exercise
+from exercise_outcomes import outcome
 
 
 @pytest.fixture(scope="module", autouse=True)
 def loaded(model):
     """Load the course model before the checks run, so that no check spends its time limit loading."""
     return model
-
-
-def outcome(exercise_id: str, submission):
-    """(statuses, first failure message) of the visible checks on ``submission``."""
-    ex = get_exercise(exercise_id)
-    results = run_checks(ex, submission, ex.visible_checks, seconds=None)
-    failed = [r for r in results if not r.passed]
-    return [r.status for r in results], (failed[0].message if failed else "")
 
 
 def test_chapter_has_eight_functions_or_values_and_five_questions():
