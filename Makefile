@@ -45,7 +45,7 @@ sandbox:
 # Two test workers, one core each: with two threads per worker (and per notebook kernel) OpenMP's
 # threads spin against the other worker's and the whole suite takes twice as long.
 test: setup sandbox
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax --durations=25 $(PYTEST_ARGS)
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n 2 --dist loadgroup --no-loadscope-reorder --nbval-lax --durations=25 $(PYTEST_ARGS)
 
 build: $(STAMP)
 	$(BIN)/course-build

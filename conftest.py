@@ -1,4 +1,4 @@
-"""Which chapter notebooks pytest collects for nbval.
+"""Which chapter notebooks pytest collects for nbval, and how ``make test`` shares the work.
 
 nbval runs the solution versions (``chapters/solutions/``). The learner versions are run by
 ``tests/test_browser.py``, every cell in a real JupyterLab, which fails on any error output or
@@ -8,6 +8,12 @@ command line, or ``COURSE_NBVAL_LEARNER=1``, runs under nbval too:
 
     .venv/bin/python -m pytest --nbval-lax chapters/02_attention.ipynb
     COURSE_NBVAL_LEARNER=1 make test
+
+``make test`` runs two workers (``--dist loadgroup --no-loadscope-reorder``). Each test file is one
+unit of work, so a notebook's cells share one kernel and a module's fixtures are built once; the
+browser test is one unit per chapter, so both workers can run chapters in the browser. The units
+are handed out longest first (the order in ``LONGEST_FIRST``), so that no long one is left to run
+alone at the end.
 """
 
 from __future__ import annotations
@@ -15,7 +21,27 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 LEARNER_CHAPTERS = Path(__file__).resolve().parent / "chapters"
+BROWSER_CHAPTER_TEST = "tests/test_browser.py::test_chapter_renders_in_jupyterlab"
+
+# The units that take minutes on 2 cores, longest first (from `make test --durations=0`); every
+# other unit follows in collection order. A stale entry only changes the order, never what runs.
+LONGEST_FIRST = [
+    "tests/test_browser.py::05",
+    "tests/test_browser.py::02",
+    "tests/test_grading.py",
+    "chapters/solutions/05",
+    "tests/test_binder.py",
+    "tests/test_browser.py::03",
+    "chapters/solutions/04",
+    "tests/test_browser.py::04",
+    "chapters/solutions/03",
+    "chapters/solutions/02",
+    "tests/test_models.py",
+    "tests/test_browser.py::01",
+]
 
 
 def pytest_ignore_collect(collection_path: Path, config) -> bool | None:
@@ -25,3 +51,23 @@ def pytest_ignore_collect(collection_path: Path, config) -> bool | None:
         return None
     named = {Path(arg.split("::")[0]).resolve() for arg in config.args}
     return None if collection_path in named else True
+
+
+def work_unit(nodeid: str) -> str:
+    """The test file, or for the browser test of a chapter, the file and the chapter."""
+    if nodeid.startswith(BROWSER_CHAPTER_TEST + "["):
+        return "tests/test_browser.py::" + nodeid.split("[", 1)[1].rstrip("]")
+    return nodeid.split("::", 1)[0]
+
+
+def _rank(unit: str) -> int:
+    for rank, prefix in enumerate(LONGEST_FIRST):
+        if unit.startswith(prefix):
+            return rank
+    return len(LONGEST_FIRST)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(work_unit(item.nodeid)))
+    items.sort(key=lambda item: _rank(work_unit(item.nodeid)))  # stable: cells keep their order

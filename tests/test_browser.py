@@ -42,6 +42,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 pytestmark = pytest.mark.slow
 
@@ -197,6 +198,11 @@ def _installed(package: str) -> bool:
     return done.returncode == 0 and "install ok installed" in done.stdout
 
 
+def _install_lock() -> FileLock:
+    """Held while installing: two test workers may each run a chapter in the browser."""
+    return FileLock(str(BROWSER_DIR / ".install.lock"), timeout=1800)
+
+
 def _apt_install(packages: list[str]) -> subprocess.CompletedProcess:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     done = subprocess.run(["apt-get", "update", "-qq"], env=env, stdin=subprocess.DEVNULL, capture_output=True,
@@ -215,6 +221,11 @@ def chromium() -> Path:
     test goes on without them if they cannot be installed.
     """
     can_install = shutil.which("apt-get") is not None and shutil.which("dpkg-query") is not None and os.geteuid() == 0
+    with _install_lock():
+        return _install_chromium(can_install)
+
+
+def _install_chromium(can_install: bool) -> Path:
     if not CHROMIUM.exists():
         if not can_install:
             pytest.fail(f"{CHROMIUM} is missing and cannot be installed here (needs root and apt-get). "
@@ -238,12 +249,13 @@ def driver() -> Path:
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         pytest.fail("Node.js and npm are needed to drive the browser (Debian: `apt-get install nodejs npm`)")
-    if not (BROWSER_DIR / "node_modules" / "playwright-core" / "package.json").exists():
-        # playwright-core only: it never downloads a browser (the test uses Debian's Chromium).
-        done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=BROWSER_DIR, stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, timeout=600)
-        if done.returncode != 0:
-            pytest.fail(f"`npm ci` in {BROWSER_DIR} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    with _install_lock():
+        if not (BROWSER_DIR / "node_modules" / "playwright-core" / "package.json").exists():
+            # playwright-core only: it never downloads a browser (the test uses Debian's Chromium).
+            done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=BROWSER_DIR, stdin=subprocess.DEVNULL,
+                                  capture_output=True, text=True, timeout=600)
+            if done.returncode != 0:
+                pytest.fail(f"`npm ci` in {BROWSER_DIR} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     return DRIVER
 
 
