@@ -9,8 +9,8 @@ command line, or ``COURSE_NBVAL_LEARNER=1``, runs under nbval too:
     .venv/bin/python -m pytest --nbval-lax chapters/02_attention.ipynb
     COURSE_NBVAL_LEARNER=1 make test
 
-``make test`` runs two workers (``--dist loadgroup --no-loadscope-reorder``). Each test file is one
-unit of work, so a notebook's cells share one kernel and a module's fixtures are built once; the
+``make test`` runs two workers (``--dist loadgroup --no-loadscope-reorder``, with the scheduler
+below). Each test file is one unit of work, so a notebook's cells share one kernel and a module's fixtures are built once; the
 browser test is one unit per chapter, so both workers can run chapters in the browser. The units
 are handed out longest first (the order in ``LONGEST_FIRST``), so that no long one is left to run
 alone at the end.
@@ -67,7 +67,25 @@ def _rank(unit: str) -> int:
     return len(LONGEST_FIRST)
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(work_unit(item.nodeid)))
     items.sort(key=lambda item: _rank(work_unit(item.nodeid)))  # stable: cells keep their order
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own choice
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """``--dist loadgroup`` hands out ``work_unit``s, in collection order (``--no-loadscope-reorder``).
+
+    pytest-xdist's own ``loadgroup`` reads ``xdist_group`` marks by renaming node ids, which pytest
+    9.2 no longer allows (every test would become a unit of its own, and a notebook's cells would be
+    split between kernels); the unit is computed from the node id here instead.
+    """
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WorkUnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return WorkUnitScheduling(config, log)

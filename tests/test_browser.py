@@ -265,12 +265,16 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _write_settings(folder: Path) -> None:
-    """User settings for the test's JupyterLab: every cell in the DOM (the news setting is the course's own)."""
-    settings = {
-        # Windowing would leave cells far from the viewport undrawn; the test checks them all.
-        "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
-    }
+def _write_settings(folder: Path, windowing: str | None) -> None:
+    """User settings for the test's JupyterLab (the news setting is the course's own, from binder/jupyter).
+
+    ``windowing="none"`` attaches every cell to the page, so the checks can read them all;
+    ``None`` keeps JupyterLab's default (content visibility), what a learner gets.
+    """
+    settings = {}
+    if windowing is not None:
+        settings["@jupyterlab/notebook-extension/tracker.jupyterlab-settings"] = {"windowingMode": windowing}
+    folder.mkdir(parents=True, exist_ok=True)
     for name, value in settings.items():
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -306,11 +310,20 @@ def _stop(process: subprocess.Popen, base_url: str, token: str) -> None:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """A JupyterLab server on 127.0.0.1 whose root is a throwaway copy of chapters/."""
-    tmp = tmp_path_factory.mktemp("lab")
+    """A JupyterLab server on 127.0.0.1 whose root is a throwaway copy of chapters/, every cell attached."""
+    yield from _serve_lab(tmp_path_factory.mktemp("lab"), windowing="none")
+
+
+@pytest.fixture(scope="module")
+def lab_default_windowing(tmp_path_factory):
+    """The same, with JupyterLab's default windowing mode, as a learner has it."""
+    yield from _serve_lab(tmp_path_factory.mktemp("lab-default"), windowing=None)
+
+
+def _serve_lab(tmp: Path, windowing: str | None):
     root = tmp / "chapters"
     shutil.copytree(REPO / "chapters", root, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "src"))
-    _write_settings(tmp / "settings")
+    _write_settings(tmp / "settings", windowing)
     port, token = _free_port(), secrets.token_hex(16)
     base_url = f"http://127.0.0.1:{port}"
     env = {
@@ -482,3 +495,30 @@ def test_the_course_settings_turn_off_the_news_pop_up(lab: dict) -> None:
     # The server folds the overrides into the schema's defaults; a learner's own choice would sit in "raw".
     defaults = {name: spec["default"] for name, spec in settings["schema"]["properties"].items()}
     assert defaults["fetchNews"] == "false" and defaults["checkForUpdates"] is False, defaults
+
+
+def test_views_below_the_fold_draw_in_the_default_windowing_mode(chromium: Path, driver: Path,
+                                                                 lab_default_windowing: dict) -> None:
+    """JupyterLab's default windowing skips drawing cells outside the viewport; a learner scrolls to them.
+
+    The chapters' kinds of view (the course's circuitsvis helper, a plotly figure, a widget that
+    talks to the kernel) sit below forty tall markdown cells, far from where Run All Cells starts.
+    """
+    import nbformat
+
+    filler = "\n\n".join(f"Paragraph {i}: text that pushes the views below the fold." for i in range(12))
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nb.cells = [nbformat.v4.new_markdown_cell(f"## Section {i}\n\n{filler}") for i in range(40)]
+    nb.cells += [nbformat.v4.new_code_cell(source) for source in CANARY_CELLS[:2]]
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "import torch\nfrom course_utils.attention import attention_view\ntorch.manual_seed(0)\n"
+        "attention_view(['The', ' cat', ' sat', ' down'], torch.rand(2, 4, 4).softmax(-1))"))
+    nbformat.write(nb, lab_default_windowing["root"] / "below_the_fold.ipynb")
+    page, where = run_in_browser(lab_default_windowing, driver, chromium, "below_the_fold.ipynb", "below_the_fold")
+
+    assert page["errorOutputs"] == [] and page["run"]["ok"] is True, where
+    assert page["executedCells"] == page["codeCells"] == 3, where
+    assert (page["widgetOutputs"], page["plotlyOutputs"], page["circuitsvisViews"]) == (1, 1, 1), where
+    assert_drawn(page, "below_the_fold", where)
+    assert page["widgetInteraction"]["tried"] and "27" in page["widgetInteraction"]["after"], where
