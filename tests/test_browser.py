@@ -213,7 +213,7 @@ def _apt_install(packages: list[str]) -> subprocess.CompletedProcess:
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=900)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # one per test worker: chapters are separate units of work
 def chromium() -> Path:
     """Debian's Chromium (installed with apt-get when missing), plus fonts for Chinese and emoji.
 
@@ -244,7 +244,7 @@ def _install_chromium(can_install: bool) -> Path:
     return CHROMIUM
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # one per test worker: chapters are separate units of work
 def driver() -> Path:
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
@@ -308,13 +308,13 @@ def _stop(process: subprocess.Popen, base_url: str, token: str) -> None:
             pass
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # one per test worker: chapters are separate units of work
 def lab(tmp_path_factory):
     """A JupyterLab server on 127.0.0.1 whose root is a throwaway copy of chapters/, every cell attached."""
     yield from _serve_lab(tmp_path_factory.mktemp("lab"), windowing="none")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # one per test worker: chapters are separate units of work
 def lab_default_windowing(tmp_path_factory):
     """The same, with JupyterLab's default windowing mode, as a learner has it."""
     yield from _serve_lab(tmp_path_factory.mktemp("lab-default"), windowing=None)
@@ -391,7 +391,7 @@ def test_expected_views_are_read_from_the_code(tmp_path):
 def run_in_browser(lab: dict, driver: Path, chromium: Path, notebook: str, name: str) -> tuple[dict, str]:
     """Runs the driver on one notebook of the server's root; returns the page report and a log for failures."""
     shot = SCREENSHOTS / f"{name}.png"
-    for old in (shot, SCREENSHOTS / f"{name}-failure.png", SCREENSHOTS / f"{name}.json"):
+    for old in (shot, SCREENSHOTS / f"{name}-failure.png", SCREENSHOTS / f"{name}.json", SCREENSHOTS / f"{name}.log"):
         old.unlink(missing_ok=True)
     shutil.rmtree(SCREENSHOTS / name, ignore_errors=True)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -408,6 +408,7 @@ def run_in_browser(lab: dict, driver: Path, chromium: Path, notebook: str, name:
     assert lines, f"the driver printed nothing (exit {done.returncode}):\n{done.stderr[-3000:]}"
     page = json.loads(lines[-1])
     (SCREENSHOTS / f"{name}.json").write_text(json.dumps(page, indent=1), encoding="utf-8")
+    (SCREENSHOTS / f"{name}.log").write_text(done.stderr, encoding="utf-8")
     where = (f"\n--- driver log ---\n{done.stderr[-3000:]}\n--- page ---\n{json.dumps(page, indent=1)[:6000]}"
              f"\n--- server log (tail) ---\n{lab['log'].read_text(errors='replace')[-2000:]}")
     assert page.get("fatal") is None, f"{notebook}: the browser run failed: {page.get('fatal')}{where}"
