@@ -43,7 +43,8 @@ sandbox:
 	  else echo "note: course-grade needs bubblewrap (sudo apt-get install bubblewrap); its tests fail without it"; fi; }
 
 # Two test workers, one core each: with two threads per worker (and per notebook kernel) OpenMP's
-# threads spin against the other worker's and the whole suite takes twice as long.
+# threads spin against the other worker's and the whole suite takes twice as long. The units of work
+# (a test file, or one chapter's browser run) and their order are set in conftest.py.
 test: setup sandbox
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n 2 --dist loadgroup --no-loadscope-reorder --nbval-lax --durations=25 $(PYTEST_ARGS)
 

@@ -26,21 +26,21 @@ import pytest
 LEARNER_CHAPTERS = Path(__file__).resolve().parent / "chapters"
 BROWSER_CHAPTER_TEST = "tests/test_browser.py::test_chapter_renders_in_jupyterlab"
 
-# The units that take minutes on 2 cores, longest first (from `make test --durations=0`); every
+# The units that take a minute or more in `make test` on 2 cores, longest first (from --durations=0); every
 # other unit follows in collection order. A stale entry only changes the order, never what runs.
 LONGEST_FIRST = [
-    "tests/test_browser.py::05",
-    "tests/test_browser.py::02",
-    "tests/test_grading.py",
-    "chapters/solutions/05",
-    "tests/test_binder.py",
-    "tests/test_browser.py::03",
-    "chapters/solutions/04",
-    "tests/test_browser.py::04",
-    "chapters/solutions/03",
-    "chapters/solutions/02",
-    "tests/test_models.py",
-    "tests/test_browser.py::01",
+    "tests/test_grading.py",  # 338 s
+    "chapters/solutions/05",  # 227 s
+    "tests/test_browser.py::05",  # 206 s
+    "tests/test_binder.py",  # 200 s
+    "tests/test_browser.py::02",  # 191 s
+    "tests/test_browser.py::03",  # 150 s
+    "tests/test_browser.py::04",  # 130 s
+    "chapters/solutions/02",  # 122 s
+    "chapters/solutions/03",  # 118 s
+    "chapters/solutions/04",  # 103 s
+    "tests/test_models.py",  # 88 s
+    "tests/test_browser.py::01",  # 60 s
 ]
 
 

@@ -582,8 +582,8 @@ def test_every_chapters_reference_answers_score_full_marks_through_the_sandbox(t
 def test_grading_time_against_plain_execution(tmp_path):
     """What the sandbox, the reference computation and the collection step add to running the notebook.
 
-    The other test worker keeps the machine busy in bursts, so plain execution and grading alternate
-    twice and the fastest run of each is compared.
+    The other test worker keeps the machine busy in bursts, so when the first pair of runs is over
+    the budget, plain execution and grading alternate once more and the fastest run of each is compared.
     """
     from nbclient import NotebookClient
 
@@ -606,7 +606,9 @@ def test_grading_time_against_plain_execution(tmp_path):
     for _ in range(2):
         plain.append(execute_plainly())
         graded.append(grade())
-    overhead = min(graded) - min(plain)
+        overhead = min(graded) - min(plain)
+        if overhead <= 10.0:
+            break
     print(f"\nplain execution {min(plain):.1f} s (runs: {', '.join(f'{t:.1f}' for t in plain)}), "
           f"course-grade {min(graded):.1f} s (runs: {', '.join(f'{t:.1f}' for t in graded)}), "
           f"overhead {overhead:.1f} s")
