@@ -310,8 +310,12 @@ def _stop(process: subprocess.Popen, base_url: str, token: str) -> None:
 
 @pytest.fixture(scope="session")  # one per test worker: chapters are separate units of work
 def lab(tmp_path_factory):
-    """A JupyterLab server on 127.0.0.1 whose root is a throwaway copy of chapters/, every cell attached."""
-    yield from _serve_lab(tmp_path_factory.mktemp("lab"), windowing="none")
+    """A JupyterLab server on 127.0.0.1 whose root is a throwaway copy of chapters/, every cell attached.
+
+    ``COURSE_BROWSER_WINDOWING=default`` runs the chapters in JupyterLab's default windowing mode instead.
+    """
+    windowing = os.environ.get("COURSE_BROWSER_WINDOWING", "none")
+    yield from _serve_lab(tmp_path_factory.mktemp("lab"), windowing=None if windowing == "default" else windowing)
 
 
 @pytest.fixture(scope="session")  # one per test worker: chapters are separate units of work
