@@ -55,9 +55,10 @@ def pytest_ignore_collect(collection_path: Path, config) -> bool | None:
 
 def work_unit(nodeid: str) -> str:
     """The test file, or for the browser test of a chapter, the file and the chapter."""
+    file = nodeid.split("::", 1)[0]
     if nodeid.startswith(BROWSER_CHAPTER_TEST + "["):
-        return "tests/test_browser.py::" + nodeid.split("[", 1)[1].rstrip("]")
-    return nodeid.split("::", 1)[0]
+        return f"{file}::{nodeid.split('[', 1)[1].rstrip(']')}"
+    return file
 
 
 def _rank(unit: str) -> int:

@@ -38,6 +38,7 @@ import tokenize
 import urllib.error
 import urllib.request
 import warnings
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
@@ -470,17 +471,22 @@ CANARY_CELLS = [
 ]
 
 
+def _write_notebook(path: Path, code: list[str], markdown: Sequence[str] = ()) -> None:
+    """A notebook for the lab: the markdown cells first, then the code cells."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nb.cells = [nbformat.v4.new_markdown_cell(text) for text in markdown] + [nbformat.v4.new_code_cell(source) for source in code]
+    nbformat.write(nb, path)
+
+
 def test_canary_shows_what_the_test_checks(chromium: Path, driver: Path, lab: dict) -> None:
     """A known notebook proves the checks themselves: one widget, plot and attention view drawn, one error seen.
 
     It also keeps the circuitsvis check honest until a chapter uses circuitsvis.
     """
-    import nbformat
-
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(source) for source in CANARY_CELLS]
-    nbformat.write(nb, lab["root"] / "canary.ipynb")
+    _write_notebook(lab["root"] / "canary.ipynb", CANARY_CELLS)
     page, where = run_in_browser(lab, driver, chromium, "canary.ipynb", "canary")
 
     assert [e["ename"] for e in page["errorOutputs"]] == ["ValueError"], where
@@ -509,17 +515,11 @@ def test_views_below_the_fold_draw_in_the_default_windowing_mode(chromium: Path,
     The chapters' kinds of view (the course's circuitsvis helper, a plotly figure, a widget that
     talks to the kernel) sit below forty tall markdown cells, far from where Run All Cells starts.
     """
-    import nbformat
-
     filler = "\n\n".join(f"Paragraph {i}: text that pushes the views below the fold." for i in range(12))
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-    nb.cells = [nbformat.v4.new_markdown_cell(f"## Section {i}\n\n{filler}") for i in range(40)]
-    nb.cells += [nbformat.v4.new_code_cell(source) for source in CANARY_CELLS[:2]]
-    nb.cells.append(nbformat.v4.new_code_cell(
-        "import torch\nfrom course_utils.attention import attention_view\ntorch.manual_seed(0)\n"
-        "attention_view(['The', ' cat', ' sat', ' down'], torch.rand(2, 4, 4).softmax(-1))"))
-    nbformat.write(nb, lab_default_windowing["root"] / "below_the_fold.ipynb")
+    view = ("import torch\nfrom course_utils.attention import attention_view\ntorch.manual_seed(0)\n"
+            "attention_view(['The', ' cat', ' sat', ' down'], torch.rand(2, 4, 4).softmax(-1))")
+    _write_notebook(lab_default_windowing["root"] / "below_the_fold.ipynb", [*CANARY_CELLS[:2], view],
+                    markdown=[f"## Section {i}\n\n{filler}" for i in range(40)])
     page, where = run_in_browser(lab_default_windowing, driver, chromium, "below_the_fold.ipynb", "below_the_fold")
 
     assert page["errorOutputs"] == [] and page["run"]["ok"] is True, where

@@ -3,6 +3,7 @@ reported as not attempted; and every check that compares values fails on a wrong
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +92,24 @@ def test_every_check_that_compares_values_can_fail(ex):
         if all(case.expected is PROPERTY for case in chk.cases()):
             continue  # a property (such as "is a whole number") may hold for a wrong value too
         assert not result.passed, f"{ex.id}: check {chk.name!r} passed a wrong answer"
+
+
+# What chapters 01-05 ask for: graded functions and values, and multiple-choice questions.
+CHAPTER_EXERCISES = {
+    "01": {"function": 8, "choice": 3},
+    "02": {"function": 10, "choice": 3},
+    "03": {"function": 10, "choice": 3},
+    "04": {"function": 7, "value": 1, "choice": 5},
+    "05": {"function": 4, "value": 1, "choice": 3},
+}
+
+
+@pytest.mark.parametrize("chapter", sorted(CHAPTER_EXERCISES))
+def test_each_chapter_has_its_exercises_numbered_in_order(chapter):
+    exercises = exercises_for_chapter(chapter)
+    assert Counter(ex.kind for ex in exercises) == CHAPTER_EXERCISES[chapter]
+    assert [ex.number for ex in exercises] == [f"{int(chapter)}.{i}" for i in range(1, len(exercises) + 1)]
+    assert all(len(ex.visible_checks) >= 1 for ex in exercises)
 
 
 def test_ids_numbers_and_titles():

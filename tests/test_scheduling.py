@@ -30,7 +30,7 @@ def test_work_units_are_files_and_browser_chapters():
     assert conftest.work_unit("tests/test_browser.py::test_canary_shows_what_the_test_checks") == "tests/test_browser.py"
 
 
-def test_long_units_come_first_and_cells_keep_their_order():
+def test_long_units_rank_before_the_rest():
     ranks = [conftest._rank(u) for u in ("tests/test_grading.py", "tests/test_browser.py::05_theory_of_mind",
                                          "tests/test_plain.py")]
     assert ranks == sorted(ranks) and ranks[-1] == len(conftest.LONGEST_FIRST)
