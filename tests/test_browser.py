@@ -12,8 +12,9 @@ from the page that
 
 What a chapter must show is read from the notebook itself (and from the ``course_utils`` helpers
 it calls), so chapters added later are covered without editing this file. A full-page screenshot
-per chapter goes to ``build/screenshots/NN_name.png`` and a close-up of each drawn widget, plot
-and attention view to ``build/screenshots/NN_name/``.
+per chapter goes to ``build/screenshots/NN_name.png``; with ``COURSE_BROWSER_CLOSEUPS=1``, a close-up
+of each drawn widget, plot and attention view also goes to ``build/screenshots/NN_name/`` (about a
+tenth of the browser's time, so not by default).
 
 What it needs, installed here when missing: ``/usr/bin/chromium`` (Debian's ``chromium``; never a
 browser downloaded by Playwright) and ``tests/browser/node_modules`` (``npm ci``).
@@ -57,6 +58,7 @@ CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 FONT_PACKAGES = ["fonts-wqy-microhei", "fonts-noto-color-emoji"]
 # Seconds one chapter may take in the browser (chapter 01 runs in about two minutes on 2 cores).
 CHAPTER_TIMEOUT = int(os.environ.get("COURSE_BROWSER_TIMEOUT", "900"))
+CLOSEUPS = os.environ.get("COURSE_BROWSER_CLOSEUPS") == "1"
 
 
 def learner_chapters() -> list[Path]:
@@ -403,7 +405,8 @@ def run_in_browser(lab: dict, driver: Path, chromium: Path, notebook: str, name:
     try:
         done = subprocess.run(
             ["node", str(driver), "--base-url", lab["base_url"], "--token", lab["token"],
-             "--notebook", notebook, "--screenshot", str(shot), "--details", str(SCREENSHOTS / name),
+             "--notebook", notebook, "--screenshot", str(shot),
+             *(["--details", str(SCREENSHOTS / name)] if CLOSEUPS else []),
              "--timeout-s", str(CHAPTER_TIMEOUT), "--chromium", str(chromium)],
             cwd=BROWSER_DIR, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=CHAPTER_TIMEOUT + 300,
         )

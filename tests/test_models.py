@@ -208,6 +208,19 @@ def test_conversion_budget_and_truncated_cache_is_rebuilt(tmp_path):
     assert not list(tmp_path.glob(".smollm2-135m.partial-*"))
 
 
+def test_a_conversion_shares_the_gguf_parse_and_then_puts_gguf_back():
+    import gguf
+
+    original = (gguf.GGUFReader, gguf.get_tensor_name_map)
+    with pytest.raises(RuntimeError, match="stop"), gguf_cache._gguf_parsed_once():
+        assert gguf.GGUFReader is not original[0]
+        arch = next(key for key, name in gguf.MODEL_ARCH_NAMES.items() if name == "llama")
+        assert gguf.get_tensor_name_map(arch, 30) is gguf.get_tensor_name_map(arch, 30)
+        assert gguf.get_tensor_name_map(arch, 30) is not gguf.get_tensor_name_map(arch, 2)
+        raise RuntimeError("stop")
+    assert (gguf.GGUFReader, gguf.get_tensor_name_map) == original
+
+
 def test_unfinished_folder_is_not_taken_for_a_model(tmp_path):
     gguf = models._wheel_gguf(MODELS["smollm2-135m"])
     half_done = tmp_path / "smollm2-135m"

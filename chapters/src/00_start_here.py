@@ -56,7 +56,7 @@ list_models()
 # Now load the model. The course uses **SmolLM2-135M**, a small open model with 135 million
 # parameters. It is small enough to run on a laptop CPU, yet it is a real transformer built like the
 # large models you have heard of. `load_model()` loads it once per notebook (the first time ever it
-# prepares a cached copy, which takes about twenty seconds) and returns it wrapped so that we can
+# prepares a cached copy, which takes ten to twenty seconds) and returns it wrapped so that we can
 # look at every intermediate result later in the course.
 
 # %%

@@ -237,14 +237,19 @@ async function screenshot(page, file, detailsDir) {
   });
   const viewport = page.viewportSize();
   const capped = Math.min(Math.max(height, viewport.height), 60000);
+  const resized = Date.now();
   await page.setViewportSize({ width: viewport.width, height: capped });
   await sleep(2000); // plotly and widgets resize with the window
+  log(`window made ${capped} px tall in ${((Date.now() - resized) / 1000).toFixed(1)} s`);
   await page.evaluate(() => {
     const panel = window.jupyterapp.shell.currentWidget;
     const scroller = panel.node.querySelector(".jp-WindowedPanel-outer") || panel.content.node;
     scroller.scrollTop = 0;
   });
+  let phase = Date.now();
   await page.screenshot({ path: file, fullPage: true, timeout: 120000 });
+  log(`full-page screenshot taken in ${((Date.now() - phase) / 1000).toFixed(1)} s`);
+  phase = Date.now();
   const details = [];
   if (detailsDir) {
     fs.mkdirSync(detailsDir, { recursive: true });
@@ -263,6 +268,7 @@ async function screenshot(page, file, detailsDir) {
         log(`no close-up of ${kind} ${counts[kind]}: ${error}`);
       }
     }
+    log(`${details.length} close-ups taken in ${((Date.now() - phase) / 1000).toFixed(1)} s`);
   }
   await page.setViewportSize(viewport);
   return { path: file, height: capped, truncated: capped < height, details };
@@ -319,7 +325,9 @@ async function main() {
     await openNotebook(page, args);
     result.run = await runAllCells(page, args);
     log(`cells done in ${result.run.runSeconds.toFixed(1)} s; waiting for outputs to draw`);
+    let phase = Date.now();
     Object.assign(result, await waitForRendering(page));
+    log(`outputs drawn after ${((Date.now() - phase) / 1000).toFixed(1)} s`);
     result.screenshot = await screenshot(page, args.screenshot, args.details);
     log(`screenshot ${args.screenshot} (${result.screenshot.height} px tall)`);
     result.widgetInteraction = await tryWidgetInteraction(page);
