@@ -13,7 +13,7 @@ LAB_ARGS ?=
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
 
-.PHONY: setup sandbox lab test build build-check release grade bench check-wheels clean
+.PHONY: setup sandbox lab test screenshots build build-check release grade bench check-wheels clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:3]; assert (3, 11, 5) <= v < (3, 14), f"Python 3.11 (3.11.5 or later), 3.12 or 3.13 is needed; $(PYTHON) is {v[0]}.{v[1]}.{v[2]}. Run: make PYTHON=/path/to/python3.12"'
@@ -47,6 +47,10 @@ sandbox:
 # (a test file, or one chapter's browser run) and their order are set in conftest.py.
 test: setup sandbox
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n 2 --dist loadgroup --no-loadscope-reorder --nbval-lax --durations=25 $(PYTEST_ARGS)
+
+# The browser test alone, saving a picture of every chapter and close-ups of its views (build/screenshots/)
+screenshots: setup sandbox
+	COURSE_BROWSER_SCREENSHOTS=1 COURSE_BROWSER_CLOSEUPS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n 2 --dist loadgroup --no-loadscope-reorder tests/test_browser.py $(PYTEST_ARGS)
 
 build: $(STAMP)
 	$(BIN)/course-build

@@ -12,9 +12,11 @@ from the page that
 
 What a chapter must show is read from the notebook itself (and from the ``course_utils`` helpers
 it calls), so chapters added later are covered without editing this file. A full-page screenshot
-per chapter goes to ``build/screenshots/NN_name.png``; with ``COURSE_BROWSER_CLOSEUPS=1``, a close-up
-of each drawn widget, plot and attention view also goes to ``build/screenshots/NN_name/`` (about a
-tenth of the browser's time, so not by default).
+per chapter goes to ``build/screenshots/NN_name.png`` when the page shows a problem, or always with
+``COURSE_BROWSER_SCREENSHOTS=1``; ``COURSE_BROWSER_CLOSEUPS=1`` adds a close-up of each drawn
+widget, plot and attention view in ``build/screenshots/NN_name/``. ``make screenshots`` sets both.
+(Drawing a notebook tens of thousands of pixels tall and saving it takes the browser several seconds
+per chapter, so a passing run skips it unless asked.)
 
 What it needs, installed here when missing: ``/usr/bin/chromium`` (Debian's ``chromium``; never a
 browser downloaded by Playwright) and ``tests/browser/node_modules`` (``npm ci``).
@@ -59,6 +61,7 @@ FONT_PACKAGES = ["fonts-wqy-microhei", "fonts-noto-color-emoji"]
 # Seconds one chapter may take in the browser (chapter 01 runs in about two minutes on 2 cores).
 CHAPTER_TIMEOUT = int(os.environ.get("COURSE_BROWSER_TIMEOUT", "900"))
 CLOSEUPS = os.environ.get("COURSE_BROWSER_CLOSEUPS") == "1"
+ALWAYS_SCREENSHOT = CLOSEUPS or os.environ.get("COURSE_BROWSER_SCREENSHOTS") == "1"
 
 
 def learner_chapters() -> list[Path]:
@@ -395,8 +398,10 @@ def test_expected_views_are_read_from_the_code(tmp_path):
     assert expected_views(path)["plots"] is True
 
 
-def run_in_browser(lab: dict, driver: Path, chromium: Path, notebook: str, name: str) -> tuple[dict, str]:
-    """Runs the driver on one notebook of the server's root; returns the page report and a log for failures."""
+def run_in_browser(lab: dict, driver: Path, chromium: Path, notebook: str, name: str, *extra: str) -> tuple[dict, str]:
+    """Runs the driver on one notebook of the server's root; returns the page report and a log for failures.
+
+    ``extra``: more of the driver's options (see ``tests/browser/run_chapter.js``)."""
     shot = SCREENSHOTS / f"{name}.png"
     for old in (shot, SCREENSHOTS / f"{name}-failure.png", SCREENSHOTS / f"{name}.json", SCREENSHOTS / f"{name}.log"):
         old.unlink(missing_ok=True)
@@ -406,8 +411,9 @@ def run_in_browser(lab: dict, driver: Path, chromium: Path, notebook: str, name:
         done = subprocess.run(
             ["node", str(driver), "--base-url", lab["base_url"], "--token", lab["token"],
              "--notebook", notebook, "--screenshot", str(shot),
+             *(["--always-screenshot"] if ALWAYS_SCREENSHOT else []),
              *(["--details", str(SCREENSHOTS / name)] if CLOSEUPS else []),
-             "--timeout-s", str(CHAPTER_TIMEOUT), "--chromium", str(chromium)],
+             "--timeout-s", str(CHAPTER_TIMEOUT), "--chromium", str(chromium), *extra],
             cwd=BROWSER_DIR, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=CHAPTER_TIMEOUT + 300,
         )
     except subprocess.TimeoutExpired as error:
@@ -420,7 +426,8 @@ def run_in_browser(lab: dict, driver: Path, chromium: Path, notebook: str, name:
     where = (f"\n--- driver log ---\n{done.stderr[-3000:]}\n--- page ---\n{json.dumps(page, indent=1)[:6000]}"
              f"\n--- server log (tail) ---\n{lab['log'].read_text(errors='replace')[-2000:]}")
     assert page.get("fatal") is None, f"{notebook}: the browser run failed: {page.get('fatal')}{where}"
-    assert shot.exists() and shot.stat().st_size > 10_000, f"no screenshot at {shot}{where}"
+    if ALWAYS_SCREENSHOT or page.get("problems"):
+        assert shot.exists() and shot.stat().st_size > 10_000, f"no screenshot at {shot}{where}"
     return page, where
 
 
@@ -498,6 +505,9 @@ def test_canary_shows_what_the_test_checks(chromium: Path, driver: Path, lab: di
     assert (page["widgetOutputs"], page["plotlyOutputs"], page["circuitsvisViews"]) == (1, 1, 1), where
     assert_drawn(page, "canary", where)
     assert page["widgetInteraction"]["tried"] and "27" in page["widgetInteraction"]["after"], where
+    # A page with a problem is pictured, asked or not.
+    assert page["problems"] == ["Run All Cells did not complete", "error outputs"], where
+    assert (SCREENSHOTS / "canary.png").stat().st_size > 10_000, where
 
 
 def test_the_course_settings_turn_off_the_news_pop_up(lab: dict) -> None:
@@ -517,13 +527,16 @@ def test_views_below_the_fold_draw_in_the_default_windowing_mode(chromium: Path,
 
     The chapters' kinds of view (the course's circuitsvis helper, a plotly figure, a widget that
     talks to the kernel) sit below forty tall markdown cells, far from where Run All Cells starts.
+    After the run, the page scrolls back to the top, and the widget must still answer when scrolled
+    to (under ``windowingMode: "full"``, which detaches cells out of view, this test fails).
     """
     filler = "\n\n".join(f"Paragraph {i}: text that pushes the views below the fold." for i in range(12))
     view = ("import torch\nfrom course_utils.attention import attention_view\ntorch.manual_seed(0)\n"
             "attention_view(['The', ' cat', ' sat', ' down'], torch.rand(2, 4, 4).softmax(-1))")
     _write_notebook(lab_default_windowing["root"] / "below_the_fold.ipynb", [*CANARY_CELLS[:2], view],
                     markdown=[f"## Section {i}\n\n{filler}" for i in range(40)])
-    page, where = run_in_browser(lab_default_windowing, driver, chromium, "below_the_fold.ipynb", "below_the_fold")
+    page, where = run_in_browser(lab_default_windowing, driver, chromium, "below_the_fold.ipynb", "below_the_fold",
+                                 "--scroll-to-top-first")
 
     assert page["errorOutputs"] == [] and page["run"]["ok"] is True, where
     assert page["executedCells"] == page["codeCells"] == 3, where

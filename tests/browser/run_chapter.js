@@ -1,12 +1,19 @@
 #!/usr/bin/env node
 // Opens one notebook in a running JupyterLab with Debian's headless Chromium, runs all its cells
 // the way a learner would (Run > Run All Cells), and reports what the page shows as one line of
-// JSON on stdout: errors, rendered widgets, plots and circuitsvis views. Saves a screenshot.
+// JSON on stdout: errors, rendered widgets, plots and circuitsvis views. When the page shows a
+// problem, or when asked, it saves a picture of the whole notebook.
 //
 // Usage: node run_chapter.js --base-url http://127.0.0.1:PORT --token TOKEN --notebook NAME.ipynb
-//          --screenshot OUT.png [--details DIR] [--timeout-s 900] [--chromium /usr/bin/chromium]
+//          --screenshot OUT.png [--always-screenshot] [--details DIR] [--scroll-to-top-first]
+//          [--timeout-s 900] [--chromium /usr/bin/chromium]
 //
+// --screenshot OUT.png is where the picture goes: always with --always-screenshot, otherwise only
+// when a cell failed or an output was left undrawn (and a picture of the window when the run
+// itself fails). Taking it costs a few seconds of the browser's time per long notebook.
 // --details DIR also saves a close-up of every drawn widget, plot and circuitsvis view there.
+// --scroll-to-top-first scrolls back to the notebook's first cell before typing into a widget, as a
+// learner rereading from the top would: a widget far below must still be there to scroll down to.
 //
 // Progress goes to stderr; stdout carries only the JSON result (also on failure, with "fatal").
 
@@ -29,10 +36,14 @@ const CHROMIUM_FLAGS = [
 ];
 
 function parseArgs(argv) {
-  const args = { timeoutS: 900, chromium: process.env.CHROMIUM || "/usr/bin/chromium" };
-  for (let i = 0; i < argv.length; i += 2) {
-    const key = argv[i];
-    const value = argv[i + 1];
+  const args = { timeoutS: 900, chromium: process.env.CHROMIUM || "/usr/bin/chromium", alwaysScreenshot: false,
+    scrollToTopFirst: false };
+  const rest = [...argv];
+  while (rest.length > 0) {
+    const key = rest.shift();
+    if (key === "--always-screenshot") { args.alwaysScreenshot = true; continue; }
+    if (key === "--scroll-to-top-first") { args.scrollToTopFirst = true; continue; }
+    const value = rest.shift();
     if (value === undefined) throw new Error(`missing value for ${key}`);
     switch (key) {
       case "--base-url": args.baseUrl = value.replace(/\/$/, ""); break;
@@ -274,6 +285,29 @@ async function screenshot(page, file, detailsDir) {
   return { path: file, height: capped, truncated: capped < height, details };
 }
 
+async function scrollToTop(page) {
+  await page.evaluate(() => {
+    const panel = window.jupyterapp.shell.currentWidget;
+    const scroller = panel.node.querySelector(".jp-WindowedPanel-outer") || panel.content.node;
+    scroller.scrollTop = 0;
+  });
+  await sleep(1000); // a windowed notebook detaches the cells that left the window
+  log("scrolled to the top");
+}
+
+// What the test would fail on, in a few words (the test itself asserts on the numbers).
+function problemsShown(r) {
+  const problems = [];
+  if (!r.run || !r.run.ok) problems.push("Run All Cells did not complete");
+  if (r.errorOutputs.length || r.tracebacksInPage) problems.push("error outputs");
+  if (r.widgetsRendered < r.widgetOutputs || r.widgetFailures.length || r.widgetErrorMessages.length) problems.push("widgets not drawn");
+  if (r.plotlyRendered < r.plotlyOutputs || r.plotlyFailures.length) problems.push("plots not drawn");
+  if (r.imagesRendered < r.imageOutputs) problems.push("images not drawn");
+  if (r.circuitsvisRendered < r.circuitsvisViews || r.circuitsvisFailures.length) problems.push("circuitsvis views empty");
+  if (r.widgetInteraction && r.widgetInteraction.tried && !r.widgetInteraction.changed) problems.push("typing into a widget changed nothing");
+  return problems;
+}
+
 // Types into the first text box of the first drawn widget and waits for the widget's output to
 // change: proves that the widgets talk to the kernel, not only that they are drawn.
 async function tryWidgetInteraction(page) {
@@ -328,10 +362,14 @@ async function main() {
     let phase = Date.now();
     Object.assign(result, await waitForRendering(page));
     log(`outputs drawn after ${((Date.now() - phase) / 1000).toFixed(1)} s`);
-    result.screenshot = await screenshot(page, args.screenshot, args.details);
-    log(`screenshot ${args.screenshot} (${result.screenshot.height} px tall)`);
+    if (args.scrollToTopFirst) await scrollToTop(page);
     result.widgetInteraction = await tryWidgetInteraction(page);
     log(`widget interaction: ${JSON.stringify(result.widgetInteraction).slice(0, 200)}`);
+    result.problems = problemsShown(result);
+    if (args.alwaysScreenshot || args.details || result.problems.length > 0) {
+      result.screenshot = await screenshot(page, args.screenshot, args.details);
+      log(`screenshot ${args.screenshot} (${result.screenshot.height} px tall)${result.problems.length ? ": " + result.problems.join("; ") : ""}`);
+    }
     // Shut the kernel down, so that the server does not keep a model in memory per chapter.
     await page.evaluate(() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()).catch(() => {});
   } catch (error) {
