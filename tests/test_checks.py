@@ -259,3 +259,31 @@ def test_release_hands_out_a_stand_in_that_explains_itself(release, capsys):
 def test_release_records_a_choice_without_judging_it(release, capsys):
     assert check("t_choice", "a") == "a"
     assert "was recorded" in capsys.readouterr().out
+
+
+def test_grading_jobs_share_one_computation_of_each_reference(monkeypatch):
+    """course-grade's jobs are threads of one process: a reference asked for by several at once runs once."""
+    import threading
+    import time
+
+    from course_utils.exercises.spec import exercises_for_chapter
+
+    exercise = next(e for e in exercises_for_chapter("00") if e.kind == "function")
+    case = exercise.checks[0].cases()[0]
+    reference = exercise.reference_function()
+    runs = []
+
+    def counted(*args, **kwargs):
+        runs.append(threading.get_ident())
+        time.sleep(0.3)  # long enough for every job to ask before the first answer is kept
+        return reference(*args, **kwargs)
+
+    monkeypatch.setattr(exercise, "reference_function", lambda: counted)
+    answers = []
+    jobs = [threading.Thread(target=lambda: answers.append(exercise.expected_output(case))) for _ in range(4)]
+    for job in jobs:
+        job.start()
+    for job in jobs:
+        job.join()
+    assert len(runs) == 1 and len(answers) == 4
+    assert all(answer is answers[0] for answer in answers[1:])  # the one kept answer

@@ -30,6 +30,7 @@ import importlib
 import inspect
 import pkgutil
 import re
+import threading
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ from course_utils.errors import OneLineError
 
 Kind = Literal["function", "value", "choice"]
 SOLUTIONS_PACKAGE = "course_utils.solutions"
+# Held while a reference answer is computed (see Exercise.expected_output).
+_REFERENCES_RUNNING = threading.RLock()
 
 
 class ReferenceWithheld(OneLineError, LookupError):
@@ -288,14 +291,18 @@ class Exercise:
     def expected_output(self, case: Case) -> Any:
         """What the reference gives for ``case``, as plain data (raises ReferenceWithheld).
 
-        Computed once per case object: a grader judging many submissions reuses it.
+        Computed once per case object: a grader judging many submissions reuses it. One reference
+        runs at a time in a process, because a reference may put hooks on the shared model while
+        another grading job's thread asks for its own.
         """
         if not case._reference_output:
-            if self.kind == "function":
-                result = self.reference_function()(*resolve(case.args), **resolve(case.kwargs))
-            else:
-                result = self.reference_value()
-            case._reference_output.append(plain.to_plain(result, f"the reference of {self.id}"))
+            with _REFERENCES_RUNNING:
+                if not case._reference_output:
+                    if self.kind == "function":
+                        result = self.reference_function()(*resolve(case.args), **resolve(case.kwargs))
+                    else:
+                        result = self.reference_value()
+                    case._reference_output.append(plain.to_plain(result, f"the reference of {self.id}"))
         return case._reference_output[0]
 
     def __repr__(self) -> str:

@@ -44,17 +44,19 @@ class Options:
 
 
 _VIEW: dict[str, Path] = {}
+_VIEW_LOCK = threading.Lock()
 
 
 def _view() -> Path:
     """The solution-free copy of the package, made once per grader process (removed at exit)."""
-    if "path" not in _VIEW:
-        import atexit
+    with _VIEW_LOCK:
+        if "path" not in _VIEW:
+            import atexit
 
-        parent = Path(tempfile.mkdtemp(prefix="course-grade-view-"))
-        atexit.register(shutil.rmtree, parent, True)
-        _VIEW["path"] = release_view(parent)
-    return _VIEW["path"]
+            parent = Path(tempfile.mkdtemp(prefix="course-grade-view-"))
+            atexit.register(shutil.rmtree, parent, True)
+            _VIEW["path"] = release_view(parent)
+        return _VIEW["path"]
 
 
 def grade_file(path: str, opts: Options) -> Submission:
@@ -105,11 +107,16 @@ def _run_and_judge(cells: list[str], sub: Submission, opts: Options) -> None:
 
 
 def grade_all(paths: Sequence[str], opts: Options, jobs: int = 1) -> Iterator[Submission]:
-    """Grade ``paths`` (``jobs`` at a time, each in a worker process of its own); yields in input order."""
+    """Grade ``paths``, ``jobs`` at a time; yields in input order.
+
+    The jobs are threads of this process: each waits on its own sandboxed kernel, where the learner
+    code runs, and they share one copy of the model and of the reference answers (computed once,
+    one at a time, see ``Exercise.expected_output``), so ``--jobs 4`` does not load the model four times.
+    """
     if jobs <= 1 or len(paths) <= 1:
         yield from (grade_file(p, opts) for p in paths)
         return
-    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="grade") as pool:
         yield from pool.map(grade_file, paths, [opts] * len(paths))
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -65,9 +66,17 @@ def load_hidden(chapter: str, hidden_dir: Path) -> str:
     return ""
 
 
-@functools.cache
+_PLANS = threading.Lock()
+
+
 def plan(chapter: str, hidden_dir: Path) -> Plan:
-    """The chapter's cases, built once per grader process (they are deterministic)."""
+    """The chapter's cases, built once per grader process (they are deterministic) and shared by its jobs."""
+    with _PLANS:
+        return _plan(chapter, hidden_dir)
+
+
+@functools.cache
+def _plan(chapter: str, hidden_dir: Path) -> Plan:
     notes = [n for n in [load_hidden(chapter, hidden_dir)] if n]
     notes += [f"chapter module {m} failed to import: {e}" for m, e in load_errors().items()]
     exercises = []
