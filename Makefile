@@ -45,12 +45,13 @@ sandbox:
 # Two test workers, one core each: with two threads per worker (and per notebook kernel) OpenMP's
 # threads spin against the other worker's and the whole suite takes twice as long. The units of work
 # (a test file, or one chapter's browser run) and their order are set in conftest.py.
+PYTEST_2_WORKERS := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n 2 --dist loadgroup --no-loadscope-reorder
 test: setup sandbox
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n 2 --dist loadgroup --no-loadscope-reorder --nbval-lax --durations=25 $(PYTEST_ARGS)
+	$(PYTEST_2_WORKERS) --nbval-lax --durations=25 $(PYTEST_ARGS)
 
 # The browser test alone, saving a picture of every chapter and close-ups of its views (build/screenshots/)
 screenshots: setup sandbox
-	COURSE_BROWSER_SCREENSHOTS=1 COURSE_BROWSER_CLOSEUPS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n 2 --dist loadgroup --no-loadscope-reorder tests/test_browser.py $(PYTEST_ARGS)
+	COURSE_BROWSER_SCREENSHOTS=1 COURSE_BROWSER_CLOSEUPS=1 $(PYTEST_2_WORKERS) tests/test_browser.py $(PYTEST_ARGS)
 
 build: $(STAMP)
 	$(BIN)/course-build

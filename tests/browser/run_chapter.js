@@ -67,6 +67,7 @@ function log(message) {
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const secondsSince = (started) => ((Date.now() - started) / 1000).toFixed(1);
 
 // Runs in the page: everything the test asserts on, read from the notebook model (what the kernel
 // sent) and from the DOM (what the learner sees), output by output.
@@ -251,15 +252,11 @@ async function screenshot(page, file, detailsDir) {
   const resized = Date.now();
   await page.setViewportSize({ width: viewport.width, height: capped });
   await sleep(2000); // plotly and widgets resize with the window
-  log(`window made ${capped} px tall in ${((Date.now() - resized) / 1000).toFixed(1)} s`);
-  await page.evaluate(() => {
-    const panel = window.jupyterapp.shell.currentWidget;
-    const scroller = panel.node.querySelector(".jp-WindowedPanel-outer") || panel.content.node;
-    scroller.scrollTop = 0;
-  });
+  log(`window made ${capped} px tall in ${secondsSince(resized)} s`);
+  await scrollToTop(page);
   let phase = Date.now();
   await page.screenshot({ path: file, fullPage: true, timeout: 120000 });
-  log(`full-page screenshot taken in ${((Date.now() - phase) / 1000).toFixed(1)} s`);
+  log(`full-page screenshot taken in ${secondsSince(phase)} s`);
   phase = Date.now();
   const details = [];
   if (detailsDir) {
@@ -279,7 +276,7 @@ async function screenshot(page, file, detailsDir) {
         log(`no close-up of ${kind} ${counts[kind]}: ${error}`);
       }
     }
-    log(`${details.length} close-ups taken in ${((Date.now() - phase) / 1000).toFixed(1)} s`);
+    log(`${details.length} close-ups taken in ${secondsSince(phase)} s`);
   }
   await page.setViewportSize(viewport);
   return { path: file, height: capped, truncated: capped < height, details };
@@ -291,8 +288,6 @@ async function scrollToTop(page) {
     const scroller = panel.node.querySelector(".jp-WindowedPanel-outer") || panel.content.node;
     scroller.scrollTop = 0;
   });
-  await sleep(1000); // a windowed notebook detaches the cells that left the window
-  log("scrolled to the top");
 }
 
 // What the test would fail on, in a few words (the test itself asserts on the numbers).
@@ -359,10 +354,14 @@ async function main() {
     await openNotebook(page, args);
     result.run = await runAllCells(page, args);
     log(`cells done in ${result.run.runSeconds.toFixed(1)} s; waiting for outputs to draw`);
-    let phase = Date.now();
+    const drawing = Date.now();
     Object.assign(result, await waitForRendering(page));
-    log(`outputs drawn after ${((Date.now() - phase) / 1000).toFixed(1)} s`);
-    if (args.scrollToTopFirst) await scrollToTop(page);
+    log(`outputs drawn after ${secondsSince(drawing)} s`);
+    if (args.scrollToTopFirst) {
+      await scrollToTop(page);
+      await sleep(1000); // a windowed notebook detaches the cells that left the window
+      log("scrolled to the top");
+    }
     result.widgetInteraction = await tryWidgetInteraction(page);
     log(`widget interaction: ${JSON.stringify(result.widgetInteraction).slice(0, 200)}`);
     result.problems = problemsShown(result);
